@@ -1,0 +1,119 @@
+"""The app factory: a service is its routes, its migrations and (maybe) a lifespan of its own."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, Router
+
+from anime_common._database import Database, create_engine
+from anime_common._error_handlers import EXCEPTION_HANDLERS
+from anime_common._health import health
+from anime_common._http_client import create_http_client
+from anime_common._middleware import RequestContextMiddleware, TrailingSlashMiddleware
+from anime_common._migrations import Migrations, StartupError, migrate, wait_for_database
+from anime_common._openapi import openapi_document
+from anime_common._responses import JSONResponse
+from anime_common._security import RevocationCheck, TokenVerifier
+from anime_common._settings import CommonSettings
+
+logger = logging.getLogger("anime_common.app")
+
+ServiceLifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+async def _openapi(request: Request) -> Response:
+    state = request.app.state
+    if state.openapi is None:
+        state.openapi = openapi_document(
+            title=f"anime {state.service_name}", version=state.version, routes=request.app.routes
+        )
+    return JSONResponse(state.openapi)
+
+
+async def _open_database(settings: CommonSettings, name: str, migrations: Migrations) -> Database:
+    database = Database(create_engine(settings, application_name=name))
+    try:
+        await wait_for_database(database.engine, within=settings.DB_STARTUP_TIMEOUT)
+        if settings.MIGRATE_ON_STARTUP:
+            await migrate(database.engine, migrations)
+    except StartupError as exc:
+        logger.critical("%s cannot start: %s", name, exc)
+        await database.dispose()
+        raise
+    return database
+
+
+def create_service_app(
+    *,
+    name: str,
+    settings: CommonSettings,
+    routes: Sequence[BaseRoute],
+    migrations: Migrations | None,
+    lifespan: ServiceLifespan | None = None,
+    revocation: RevocationCheck | None = None,
+    version: str = "0.1.0",
+) -> Starlette:
+    """Wire the common pieces around a service's routes; `migrations=None` means no database."""
+
+    @asynccontextmanager
+    async def service_lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.database = (
+            await _open_database(settings, name, migrations) if migrations is not None else None
+        )
+        app.state.http = create_http_client(settings)
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await app.state.http.aclose()
+            if app.state.database is not None:
+                await app.state.database.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", _openapi, methods=["GET"], include_in_schema=False),
+            *routes,
+        ],
+        middleware=[Middleware(RequestContextMiddleware), Middleware(TrailingSlashMiddleware)],
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=service_lifespan,
+    )
+    assert isinstance(app.router, Router)
+    app.router.redirect_slashes = False
+    app.state.service_name = name
+    app.state.version = version
+    app.state.settings = settings
+    app.state.openapi = None
+    app.state.token_verifier = TokenVerifier(settings, revocation)
+    return app
+
+
+def get_database(request: Request) -> Database:
+    """The service's database; only services created with migrations have one."""
+    database: Database | None = request.app.state.database
+    if database is None:
+        raise RuntimeError("this service has no database")
+    return database
+
+
+def get_http_client(request: Request) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = request.app.state.http
+    return client
+
+
+def get_settings(request: Request) -> Any:
+    """The settings the app was built with (a service's own subclass)."""
+    return request.app.state.settings

@@ -1,0 +1,110 @@
+"""The async engine, sessions, and telling "the database is down" apart from bugs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy import MetaData, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from anime_common._settings import CommonSettings
+
+# Stable constraint names, so autogenerate and hand-written migrations agree.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def schema_metadata(schema: str) -> MetaData:
+    """The MetaData of one service: its own schema and the shared naming convention."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(settings: CommonSettings, *, application_name: str) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.DB_POOL_SIZE,
+        max_overflow=settings.DB_MAX_OVERFLOW,
+        pool_recycle=settings.DB_POOL_RECYCLE,
+        pool_pre_ping=settings.DB_POOL_PRE_PING,
+        pool_timeout=settings.DB_POOL_TIMEOUT,
+        connect_args={
+            "timeout": settings.DB_CONNECT_TIMEOUT,
+            "server_settings": {"application_name": application_name},
+        },
+    )
+
+
+class Database:
+    """One engine and session factory per process, created in the lifespan."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed once at the end, or rolled back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def ping(self, *, within: float = 2.0) -> bool:
+        """True when the database answers a trivial query in time."""
+        try:
+            async with asyncio.timeout(within), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            if is_database_unavailable(exc) or isinstance(exc, TimeoutError):
+                return False
+            raise
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+_UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    sa_exc.TimeoutError,
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether an exception (or anything it wraps) means the database cannot be reached."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE_TYPES):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OSError) and not isinstance(current, FileNotFoundError):
+            return True
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException) and id(orig) not in seen:
+            current = orig
+            continue
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,0 +1,82 @@
+"""Pure ASGI middleware shared by every service (no BaseHTTPMiddleware: it breaks contextvars)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from anime_common._error_handlers import unexpected_error_response
+from anime_common._request_id import REQUEST_ID_HEADER, accept_or_generate, request_id_var
+
+access_logger = logging.getLogger("anime_common.access")
+
+
+class RequestContextMiddleware:
+    """Request id in and out, one JSON access-log line, and a safe envelope for any crash."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode())
+        request_id = accept_or_generate(incoming.decode("latin-1") if incoming else None)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if response_started:
+                # Too late for an envelope; the server closes the connection.
+                raise
+            response = unexpected_error_response(exc)
+            status = response.status_code
+            await response(scope, receive, send_with_id)
+        finally:
+            access_logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+
+class TrailingSlashMiddleware:
+    """Answer `/x/` exactly like `/x`, without the redirect Starlette would send."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = dict(scope)
+            scope["path"] = path.rstrip("/") or "/"
+            raw_path: bytes | None = scope.get("raw_path")
+            if raw_path:
+                scope["raw_path"] = raw_path.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)

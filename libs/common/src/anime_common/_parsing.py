@@ -1,0 +1,71 @@
+"""Request parsing with pydantic: bodies and query strings, with field-level 422s."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+from starlette.requests import Request
+
+from anime_common._errors import FieldError, ValidationError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class PageParams(BaseModel):
+    """`limit` (1-100, default 20) and `offset` (>= 0): the paging of every list."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0)
+
+
+def _field_name(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "body"
+
+
+def field_errors(exc: PydanticValidationError) -> list[FieldError]:
+    """Turn pydantic's errors into API.md's `[{"field", "message"}]`."""
+    return [
+        {"field": _field_name(tuple(error["loc"])), "message": error["msg"]}
+        for error in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def validate(model: type[ModelT], data: Any) -> ModelT:
+    """Validate plain data into a model, raising our 422 on failure."""
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError("Validation failed", fields=field_errors(exc)) from None
+
+
+async def parse_json(request: Request) -> Any:
+    """The request body as JSON; a body that is not JSON is a 400."""
+    raw = await request.body()
+    if not raw.strip():
+        raise ValidationError("Request body must be a JSON document", status_code=400)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValidationError("Malformed JSON body", status_code=400) from None
+
+
+async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
+    """Parse and validate a JSON body."""
+    return validate(model, await parse_json(request))
+
+
+def parse_query(request: Request, model: type[ModelT]) -> ModelT:
+    """Validate the query string; a key given twice becomes a list only if the model wants one."""
+    params = request.query_params
+    data: dict[str, Any] = {}
+    for key in params:
+        values = params.getlist(key)
+        annotation = model.model_fields[key].annotation if key in model.model_fields else None
+        wants_list = getattr(annotation, "__origin__", None) in (list, tuple, set)
+        data[key] = values if wants_list else values[-1]
+    return validate(model, data)

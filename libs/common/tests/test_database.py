@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from anime_common import (
+    Database,
+    Migrations,
+    StartupError,
+    create_engine,
+    is_database_unavailable,
+    migrate,
+    wait_for_database,
+)
+
+from .apps import build_app, make_settings, serve
+
+pytestmark = pytest.mark.anyio
+
+SAMPLE = Migrations(
+    script_location=str(Path(__file__).parent / "sample_migrations"), schema="sample"
+)
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def dead_database_url() -> str:
+    return f"postgresql+asyncpg://anime:topsecret@127.0.0.1:{unused_port()}/anime"
+
+
+async def test_migrations_run_in_parallel_without_colliding(database_url: str) -> None:
+    engines = [create_async_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(migrate(engine, SAMPLE) for engine in engines))
+        async with engines[0].connect() as connection:
+            versions = (
+                await connection.execute(text("SELECT version_num FROM sample.alembic_version"))
+            ).all()
+            await connection.execute(text("INSERT INTO sample.notes (body) VALUES ('ok')"))
+        assert versions == [("0001",)]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_migrating_again_is_a_no_op(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        await migrate(engine, SAMPLE)
+        await migrate(engine, SAMPLE)
+        async with engine.connect() as connection:
+            count = (
+                await connection.execute(text("SELECT count(*) FROM sample.alembic_version"))
+            ).scalar()
+        assert count == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_waiting_for_an_unreachable_database_gives_up_with_a_clear_error() -> None:
+    engine = create_async_engine(dead_database_url())
+    try:
+        with pytest.raises(StartupError, match=r"not reachable after 1s") as caught:
+            await wait_for_database(engine, within=1.0)
+        assert "topsecret" not in str(caught.value)
+    finally:
+        await engine.dispose()
+
+
+async def test_service_refuses_to_start_without_its_database() -> None:
+    settings = make_settings(DATABASE_URL=dead_database_url(), DB_STARTUP_TIMEOUT=0.5)
+    app = build_app(settings, migrations=SAMPLE)
+    with pytest.raises(StartupError):
+        async with serve(app):
+            pass
+
+
+async def test_health_follows_the_database(database_url: str) -> None:
+    app = build_app(make_settings(DATABASE_URL=database_url), migrations=SAMPLE)
+    async with serve(app) as client:
+        healthy = await client.get("/health")
+        assert healthy.status_code == 200
+        assert healthy.json() == {"status": "ok", "service": "sample", "database": "ok"}
+
+        reachable = app.state.database
+        app.state.database = Database(
+            create_engine(make_settings(DATABASE_URL=dead_database_url()), application_name="t")
+        )
+        try:
+            down = await client.get("/health")
+        finally:
+            await app.state.database.dispose()
+            app.state.database = reachable
+        assert down.status_code == 503
+        assert down.json()["status"] == "error"
+
+        assert (await client.get("/health")).status_code == 200
+
+
+async def _insert_then_fail(database: Database) -> None:
+    async with database.transaction() as session:
+        await session.execute(text("INSERT INTO sample.notes (body) VALUES ('dropped')"))
+        raise RuntimeError("fail mid-way")
+
+
+async def test_transaction_commits_or_rolls_back(database_url: str) -> None:
+    database = Database(
+        create_engine(make_settings(DATABASE_URL=database_url), application_name="t")
+    )
+    try:
+        await migrate(database.engine, SAMPLE)
+        async with database.transaction() as session:
+            await session.execute(text("INSERT INTO sample.notes (body) VALUES ('kept')"))
+        with pytest.raises(RuntimeError, match="fail mid-way"):
+            await _insert_then_fail(database)
+        async with database.transaction() as session:
+            bodies = (await session.execute(text("SELECT body FROM sample.notes"))).scalars().all()
+        assert bodies == ["kept"]
+    finally:
+        await database.dispose()
+
+
+async def test_connection_failures_count_as_unavailable() -> None:
+    engine = create_async_engine(dead_database_url())
+    try:
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - any driver error will do
+            async with engine.connect():
+                pass
+        assert is_database_unavailable(caught.value)
+    finally:
+        await engine.dispose()
+    assert not is_database_unavailable(ValueError("a bug"))

@@ -1,0 +1,7 @@
+"""Routes of the auth service (`/health` and `/openapi.json` come from anime_common)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
