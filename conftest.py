@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Iterator
 import asyncpg
 import pytest
 
+from anime_devstack.testdb import admin_database_url
+
 # A secret that passes the settings' checks; each run gets its own.
 TEST_SECRET_KEY = secrets.token_urlsafe(48)
 
@@ -21,12 +23,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     """A URL allowed to create databases: DATABASE_URL, a container or a local cluster."""
-    if os.environ.get("DATABASE_URL"):  # TEMP until devstack.testdb lands
-        yield os.environ["DATABASE_URL"]
-        return
-    from anime_devstack.testdb import test_postgres_url
-
-    with test_postgres_url() as url:
+    with admin_database_url() as url:
         yield url
 
 

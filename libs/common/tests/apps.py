@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import httpx
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -93,12 +89,3 @@ def build_app(
     return create_service_app(
         name="sample", settings=settings or make_settings(), routes=ROUTES, migrations=migrations
     )
-
-
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and give a client talking to it in-process."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client

@@ -17,8 +17,9 @@ from anime_common import (
     migrate,
     wait_for_database,
 )
+from anime_devstack.asgi import serve_asgi
 
-from .apps import build_app, make_settings, serve
+from .apps import build_app, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -81,13 +82,13 @@ async def test_service_refuses_to_start_without_its_database() -> None:
     settings = make_settings(DATABASE_URL=dead_database_url(), DB_STARTUP_TIMEOUT=0.5)
     app = build_app(settings, migrations=SAMPLE)
     with pytest.raises(StartupError):
-        async with serve(app):
+        async with serve_asgi(app):
             pass
 
 
 async def test_health_follows_the_database(database_url: str) -> None:
     app = build_app(make_settings(DATABASE_URL=database_url), migrations=SAMPLE)
-    async with serve(app) as client:
+    async with serve_asgi(app) as client:
         healthy = await client.get("/health")
         assert healthy.status_code == 200
         assert healthy.json() == {"status": "ok", "service": "sample", "database": "ok"}

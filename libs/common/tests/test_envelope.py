@@ -17,8 +17,9 @@ from anime_common import (
     ValidationError,
     resolve_error_code,
 )
+from anime_devstack.asgi import serve_asgi
 
-from .apps import build_app, serve
+from .apps import build_app
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +43,7 @@ API_CODES = {
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(build_app()) as client:
+    async with serve_asgi(build_app()) as client:
         yield client
 
 

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from .apps import build_app, serve
+from anime_devstack.asgi import serve_asgi
+
+from .apps import build_app
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_openapi_describes_documented_routes() -> None:
-    async with serve(build_app()) as client:
+    async with serve_asgi(build_app()) as client:
         response = await client.get("/openapi.json")
     assert response.status_code == 200
     document = response.json()
@@ -35,6 +37,6 @@ async def test_openapi_describes_documented_routes() -> None:
 
 
 async def test_error_schema_is_the_envelope() -> None:
-    async with serve(build_app()) as client:
+    async with serve_asgi(build_app()) as client:
         document = (await client.get("/openapi.json")).json()
     assert document["components"]["schemas"]["Error"]["required"] == ["code", "message", "details"]

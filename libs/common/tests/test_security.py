@@ -9,8 +9,9 @@ import jwt
 import pytest
 
 from anime_common import Principal, TokenVerifier, create_service_app
+from anime_devstack.asgi import serve_asgi
 
-from .apps import ROUTES, SECRET, build_app, make_settings, serve
+from .apps import ROUTES, SECRET, build_app, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +45,7 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(build_app(SETTINGS)) as client:
+    async with serve_asgi(build_app(SETTINGS)) as client:
         yield client
 
 
@@ -143,7 +144,7 @@ async def test_revoked_session_is_401() -> None:
     app = create_service_app(
         name="sample", settings=SETTINGS, routes=ROUTES, migrations=None, revocation=is_revoked
     )
-    async with serve(app) as client:
+    async with serve_asgi(app) as client:
         revoked = await client.get("/me", headers=bearer(sign(claims())))
         other = await client.get("/me", headers=bearer(sign(claims(sid="session-2"))))
     assert revoked.status_code == 401

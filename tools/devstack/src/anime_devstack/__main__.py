@@ -1,0 +1,3 @@
+from anime_devstack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""What the stack runs and where: services, ports, secrets, directories."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from anime_devstack.errors import DevstackError
+from anime_devstack.ports import LOOPBACK, free_ports
+from anime_devstack.runas import first_blocked, is_private_to_us, postgres_runas
+
+DEFAULT_GATEWAY_PORT = 8080
+DEFAULT_ALLOWED_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
+DATABASE_NAME = "anime"
+# name, module, default port, environment variable carrying its URL
+_SERVICES: tuple[tuple[str, str, int, str], ...] = (
+    ("auth", "anime_auth", 8001, "AUTH_SERVICE_URL"),
+    ("catalog", "anime_catalog", 8002, "CATALOG_SERVICE_URL"),
+    ("library", "anime_library", 8003, "LIBRARY_SERVICE_URL"),
+    ("media", "anime_media", 8004, "MEDIA_SERVICE_URL"),
+    ("proxy", "anime_proxy", 8005, "PROXY_SERVICE_URL"),
+    ("edge", "anime_edge", 8009, "EDGE_ERRORS_URL"),
+)
+SERVICE_NAMES = tuple(name for name, *_ in _SERVICES)
+
+DatabaseMode = Literal["external", "persistent", "throwaway"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One process of the stack listening on ``127.0.0.1:port``."""
+
+    name: str
+    argv: tuple[str, ...]
+    port: int
+    url_env: str
+    health_path: str = "/health"
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def port_env(self) -> str:
+        """The variable that overrides this service's port for ``run``."""
+        return f"ANIME_{self.name.upper()}_PORT"
+
+
+def default_services(ports: Mapping[str, int] | None = None) -> tuple[ServiceSpec, ...]:
+    ports = ports or {}
+    return tuple(
+        ServiceSpec(
+            name=name,
+            argv=(sys.executable, "-m", module),
+            port=ports.get(name, default),
+            url_env=url_env,
+        )
+        for name, module, default, url_env in _SERVICES
+    )
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    root: Path
+    logs_dir: Path
+    run_dir: Path
+    gateway_port: int
+    services: tuple[ServiceSpec, ...]
+    database: DatabaseMode
+    secret_key: str
+    allowed_origins: str
+    media_root: Path
+    traefik_static: Path
+    traefik_dynamic: Path
+    # The parent environment, passed to every process underneath our own variables.
+    env: Mapping[str, str] = field(default_factory=dict)
+    pg_dir: Path | None = None
+    database_name: str = DATABASE_NAME
+    health_timeout: float = 120.0
+    stop_grace: float = 10.0
+
+    @classmethod
+    def from_env(
+        cls,
+        root: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        *,
+        gateway_port: int | None = None,
+    ) -> StackConfig:
+        """The configuration of ``python -m anime_devstack run``."""
+        env = dict(os.environ if environ is None else environ)
+        root = (root or find_repo_root()).absolute()
+        local = root / ".local"
+        external = bool(env.get("DATABASE_URL") or env.get("DB_HOST"))
+        ports = {spec.name: _int_env(env, spec.port_env, spec.port) for spec in default_services()}
+        return cls(
+            root=root,
+            logs_dir=local / "logs",
+            run_dir=local / "run",
+            gateway_port=gateway_port or _int_env(env, "GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
+            services=default_services(ports),
+            database="external" if external else "persistent",
+            pg_dir=None if external else _persistent_pg_dir(root, env),
+            secret_key=env.get("SECRET_KEY") or _persisted_secret(local / "secret_key"),
+            allowed_origins=env.get("ALLOWED_ORIGINS") or DEFAULT_ALLOWED_ORIGINS,
+            media_root=Path(env.get("MEDIA_ROOT") or local / "media").absolute(),
+            traefik_static=root / "deploy" / "traefik" / "traefik.yml",
+            traefik_dynamic=root / "deploy" / "traefik" / "dynamic",
+            env=env,
+            health_timeout=float(_int_env(env, "ANIME_START_TIMEOUT", 120)),
+        )
+
+    @classmethod
+    def for_tests(
+        cls,
+        work_dir: Path,
+        *,
+        root: Path | None = None,
+        services: tuple[ServiceSpec, ...] | None = None,
+        traefik_static: Path | None = None,
+        traefik_dynamic: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> StackConfig:
+        """A stack that shares nothing with a running ``run``: free ports, a
+        throwaway cluster, everything under ``work_dir``."""
+        root = (root or find_repo_root()).absolute()
+        work_dir = work_dir.absolute()
+        env = dict(os.environ if environ is None else environ)
+        if services is None:
+            names = SERVICE_NAMES
+            gateway, *service_ports = free_ports(len(names) + 1)
+            services = default_services(dict(zip(names, service_ports, strict=True)))
+        else:
+            (gateway,) = free_ports(1)
+        return cls(
+            root=root,
+            logs_dir=work_dir / "logs",
+            run_dir=work_dir / "run",
+            gateway_port=gateway,
+            services=services,
+            database="throwaway",
+            secret_key=secrets.token_urlsafe(48),
+            allowed_origins=env.get("ALLOWED_ORIGINS") or DEFAULT_ALLOWED_ORIGINS,
+            media_root=work_dir / "media",
+            traefik_static=traefik_static or root / "deploy" / "traefik" / "traefik.yml",
+            traefik_dynamic=traefik_dynamic or root / "deploy" / "traefik" / "dynamic",
+            env=env,
+        )
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The uv workspace root above ``start`` (default: cwd), else above this package."""
+    starts = [(start or Path.cwd()).absolute(), Path(__file__).absolute().parent]
+    for origin in starts:
+        for candidate in (origin, *origin.parents):
+            pyproject = candidate / "pyproject.toml"
+            if pyproject.is_file() and "[tool.uv.workspace]" in pyproject.read_text():
+                return candidate
+    raise DevstackError(
+        "cannot find the repository root (a pyproject.toml with [tool.uv.workspace])"
+    )
+
+
+def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise DevstackError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _persisted_secret(path: Path) -> str:
+    if path.is_file():
+        value = path.read_text().strip()
+        if value:
+            return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _persistent_pg_dir(root: Path, env: Mapping[str, str]) -> Path:
+    if env.get("ANIME_PG_DATA"):
+        return Path(env["ANIME_PG_DATA"]).absolute()
+    preferred = root / ".local" / "postgres"
+    runas = postgres_runas()
+    if first_blocked(preferred, runas) is None:
+        return preferred
+    # As root in a private checkout (/root/...), the unprivileged server user
+    # cannot reach .local: keep the cluster in a per-checkout directory instead.
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    holder = Path("/var/tmp") / f"anime-devstack-{digest}"
+    holder.mkdir(mode=0o711, exist_ok=True)
+    if not is_private_to_us(holder):
+        raise DevstackError(
+            f"{holder} exists but is not ours alone; set ANIME_PG_DATA to a directory "
+            "for the cluster"
+        )
+    holder.chmod(0o711)
+    return holder / "postgres"
