@@ -1,0 +1,359 @@
+"""What the Traefik gateway costs: one trivial endpoint, through the gateway and direct.
+
+    uv run python bench/gateway/run.py [--duration 10] [--rounds 3] [--check]
+
+Measures `GET /health/proxy` at the gateway (routed to the proxy service's
+`/health`, which touches no database) against the proxy's own `/health`, at
+concurrency 1 and 32, with wrk. Rounds alternate direct and gateway runs so
+that drift on the machine hits both alike; each figure is the median over
+rounds. Targets: at c=32 the gateway keeps >= 70% of direct throughput; at c=1
+it adds < 1 ms to the median latency.
+
+The stack comes from anime_devstack (throwaway PostgreSQL, the five services,
+the edge app, Traefik with deploy/traefik). `--backend edge` measures without
+it: the edge app stands in for every service (its `/health` is as trivial),
+behind the same Traefik configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAEFIK_DIR = ROOT / "deploy" / "traefik"
+CONCURRENCIES = (1, 32)
+TARGET_THROUGHPUT_RATIO = 0.70
+TARGET_MEDIAN_OVERHEAD_MS = 1.0
+
+# wrk reports through this hook: one JSON line, latencies in microseconds.
+_WRK_REPORT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %f, "p99_us": %f, '
+      .. '"errors": %d, "non2xx": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Sample:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    # CPU time per request of Traefik and of the service (None: not measured).
+    # Unlike req/s these barely move when other work shares the machine.
+    traefik_us: float | None = None
+    service_us: float | None = None
+
+
+@dataclass(frozen=True)
+class Targets:
+    gateway: str
+    direct: str
+    what: str
+
+
+# -- CPU accounting --------------------------------------------------------------------
+
+
+def listener_pid(url: str) -> int | None:
+    """The process listening on the URL's port (Linux `ss`), or None."""
+    port = urlsplit(url).port
+    if port is None or not shutil.which("ss"):
+        return None
+    listing = subprocess.run(
+        ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=False
+    ).stdout
+    found = re.search(r"pid=(\d+)", listing)
+    return int(found.group(1)) if found else None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime: fields 14 and 15 of /proc/PID/stat, counted after the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- load tool ---------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """wrk from PATH, installed with apt-get (Debian's package) when missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("wrk is not installed: install Debian's `wrk` package (apt-get install wrk)")
+    print("installing wrk with apt-get ...", flush=True)
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("apt-get installed wrk but it is not on PATH")
+    return found
+
+
+def run_wrk(
+    wrk: str,
+    script: Path,
+    url: str,
+    concurrency: int,
+    seconds: int,
+    pids: dict[str, int | None] | None = None,
+) -> Sample:
+    threads = min(concurrency, os.cpu_count() or 1)
+    argv = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), url]
+    pids = pids or {}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    report: dict[str, Any] = json.loads(
+        next(line for line in reversed(output.splitlines()) if line.startswith("{"))
+    )
+    if report["errors"] or report["non2xx"]:
+        sys.exit(f"wrk saw failures on {url}: {report}\n{output}")
+    per_request: dict[str, float | None] = {}
+    for name in pids:
+        start, end = before[name], after[name]
+        if start is None or end is None or not report["requests"]:
+            per_request[name] = None
+        else:
+            per_request[name] = (end - start) * 1e6 / report["requests"]
+    return Sample(
+        rps=report["requests"] / (report["duration_us"] / 1e6),
+        p50_ms=report["p50_us"] / 1000,
+        p99_ms=report["p99_us"] / 1000,
+        traefik_us=per_request.get("traefik"),
+        service_us=per_request.get("service"),
+    )
+
+
+# -- what to measure ------------------------------------------------------------------
+
+
+@contextmanager
+def devstack_targets(work: Path) -> Iterator[Targets]:
+    from anime_devstack.config import StackConfig
+    from anime_devstack.stack import Stack
+
+    print("starting the stack (PostgreSQL, services, edge, Traefik) ...", flush=True)
+    with Stack(StackConfig.for_tests(work / "stack", root=ROOT)) as stack:
+        yield Targets(
+            gateway=f"{stack.gateway_url}/health/proxy",
+            direct=f"{stack.service_url('proxy')}/health",
+            what="proxy /health (anime_devstack stack)",
+        )
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _wait_ok(url: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=2, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    sys.exit(f"no 200 from {url} after {seconds:.0f}s")
+
+
+@contextmanager
+def edge_targets(work: Path) -> Iterator[Targets]:
+    """The edge app behind Traefik as every service: no database, no devstack."""
+    edge_port, web_port, ping_port = _free_ports(3)
+    edge_url = f"http://127.0.0.1:{edge_port}"
+    static: dict[str, Any] = yaml.safe_load((TRAEFIK_DIR / "traefik.yml").read_text())
+    # The same overrides the local launcher makes.
+    static["entryPoints"]["web"]["address"] = f"127.0.0.1:{web_port}"
+    static["entryPoints"]["ping"]["address"] = f"127.0.0.1:{ping_port}"
+    static["providers"]["file"]["directory"] = str(TRAEFIK_DIR / "dynamic")
+    config = work / "traefik.yml"
+    config.write_text(yaml.safe_dump(static))
+    env = os.environ | {"HOST": "127.0.0.1", "PORT": str(edge_port), "EDGE_ERRORS_URL": edge_url}
+    for name in ("AUTH", "CATALOG", "LIBRARY", "MEDIA", "PROXY"):
+        env[f"{name}_SERVICE_URL"] = edge_url
+    env.setdefault("ALLOWED_ORIGINS", "http://localhost:3000")
+    traefik = Path(sys.executable).with_name("traefik")
+    with (work / "edge.log").open("wb") as edge_log, (work / "traefik.log").open("wb") as t_log:
+        edge = subprocess.Popen(
+            [sys.executable, "-m", "anime_edge"], env=env, stdout=edge_log, stderr=edge_log
+        )
+        proxy = subprocess.Popen(
+            [str(traefik), f"--configFile={config}"], env=env, stdout=t_log, stderr=t_log
+        )
+        try:
+            _wait_ok(f"{edge_url}/health")
+            _wait_ok(f"http://127.0.0.1:{web_port}/health/proxy")
+            yield Targets(
+                gateway=f"http://127.0.0.1:{web_port}/health/proxy",
+                direct=f"{edge_url}/health",
+                what="edge app /health standing in for the proxy",
+            )
+        finally:
+            for process in (proxy, edge):
+                process.terminate()
+            for process in (proxy, edge):
+                process.wait(timeout=15)
+
+
+# -- the run --------------------------------------------------------------------------
+
+
+def measure(wrk: str, targets: Targets, seconds: int, rounds: int) -> dict[int, dict[str, Sample]]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(_WRK_REPORT)
+    script = Path(handle.name)
+    try:
+        for url in (targets.direct, targets.gateway):  # warm connections, caches, JITless paths
+            run_wrk(wrk, script, url, 32, 2)
+        pids = {"traefik": listener_pid(targets.gateway), "service": listener_pid(targets.direct)}
+        results: dict[int, dict[str, Sample]] = {}
+        for concurrency in CONCURRENCIES:
+            runs: dict[str, list[Sample]] = {"direct": [], "gateway": []}
+            for _ in range(rounds):
+                for name, url in (("direct", targets.direct), ("gateway", targets.gateway)):
+                    sample = run_wrk(wrk, script, url, concurrency, seconds, pids)
+                    runs[name].append(sample)
+            results[concurrency] = {name: _median(samples) for name, samples in runs.items()}
+        return results
+    finally:
+        script.unlink()
+
+
+def _median_of(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
+
+
+def _median(samples: list[Sample]) -> Sample:
+    return Sample(
+        rps=statistics.median(s.rps for s in samples),
+        p50_ms=statistics.median(s.p50_ms for s in samples),
+        p99_ms=statistics.median(s.p99_ms for s in samples),
+        traefik_us=_median_of([s.traefik_us for s in samples]),
+        service_us=_median_of([s.service_us for s in samples]),
+    )
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def report(
+    targets: Targets, results: dict[int, dict[str, Sample]], seconds: int, rounds: int
+) -> bool:
+    print(f"\nendpoint: {targets.what}")
+    print(f"  gateway {targets.gateway}\n  direct  {targets.direct}")
+    print(f"wrk, {seconds:g}s per run, median of {rounds} rounds, {os.cpu_count()} CPUs\n")
+    print(
+        f"{'conc':>4}  {'target':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}"
+        f"  {'CPU us/req: traefik':>19} {'service':>8}"
+    )
+    for concurrency, pair in results.items():
+        for name in ("direct", "gateway"):
+            s = pair[name]
+            traefik = _us(s.traefik_us) if name == "gateway" else "-"
+            print(
+                f"{concurrency:>4}  {name:<8} {s.rps:>10.0f} {s.p50_ms:>8.3f} {s.p99_ms:>8.3f}"
+                f"  {traefik:>19} {_us(s.service_us):>8}"
+            )
+    print()
+    ok = True
+    for concurrency, pair in results.items():
+        direct, gateway = pair["direct"], pair["gateway"]
+        ratio = gateway.rps / direct.rps
+        added = gateway.p50_ms - direct.p50_ms
+        print(
+            f"c={concurrency}: gateway throughput {ratio:.0%} of direct, "
+            f"median +{added:.3f} ms, p99 +{gateway.p99_ms - direct.p99_ms:.3f} ms"
+        )
+    c32 = results[32]["gateway"].rps / results[32]["direct"].rps
+    c1 = results[1]["gateway"].p50_ms - results[1]["direct"].p50_ms
+    for label, passed in (
+        (
+            f"c=32 throughput >= {TARGET_THROUGHPUT_RATIO:.0%} of direct: {c32:.0%}",
+            c32 >= TARGET_THROUGHPUT_RATIO,
+        ),
+        (
+            f"c=1 median overhead < {TARGET_MEDIAN_OVERHEAD_MS:g} ms: {c1:.3f} ms",
+            c1 < TARGET_MEDIAN_OVERHEAD_MS,
+        ),
+    ):
+        ok = ok and passed
+        print(f"[{'PASS' if passed else 'MISS'}] {label}")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds per concurrency (3)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("stack", "edge"),
+        default="stack",
+        help="stack: the real proxy via anime_devstack (default); edge: no database needed",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+
+    wrk = ensure_wrk()
+    # Other work on the machine skews both sides; say how busy it was.
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        work = Path(tmp)
+        choose = devstack_targets if args.backend == "stack" else edge_targets
+        with choose(work) as targets:
+            results = measure(wrk, targets, args.duration, args.rounds)
+    ok = report(targets, results, args.duration, args.rounds)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.check and not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""`/{status}` renders that status in the error envelope; `/health` says the app is up."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from anime_common import JSONResponse, error_body
+
+# An error page must never be cached: the same URL answers for every backend
+# outage, and a cached 502 would outlive the outage.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _envelope(status: int) -> JSONResponse:
+    return JSONResponse(error_body(status), status_code=status, headers=_NO_STORE)
+
+
+class _ErrorPage:
+    """ASGI endpoint for `/{status}` and anything below it, whatever the method.
+
+    A plain ASGI class (not a function) so that Starlette's Route accepts every
+    method: the catch-all router forwards the client's own method (POST, DELETE,
+    OPTIONS...), and each must get the same 404 envelope, not a 405.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status: int = scope["path_params"]["status"]
+        # Only error statuses are pages; `/200` is not an error to render.
+        response = _envelope(status if 400 <= status <= 599 else 404)
+        await response(scope, receive, send)
+
+
+async def _health(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    # Unknown paths and wrong methods on /health also answer in the envelope.
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return _envelope(status)
+
+
+def create_app() -> Starlette:
+    """Build the error-page app."""
+    page = _ErrorPage()
+    return Starlette(
+        routes=[
+            Route("/health", _health, methods=["GET"]),
+            Route("/{status:int}", page),
+            Route("/{status:int}/{rest:path}", page),
+        ],
+        exception_handlers={HTTPException: _http_error},
+    )
+
+
+app = create_app()

@@ -1,0 +1,65 @@
+"""Fixtures of the end-to-end tests: the whole stack, reached through its gateway.
+
+When a Docker engine answers, the stack is meant to run in containers (the
+hook below); otherwise it runs as local processes with a throwaway database
+and free ports, so it never clashes with a developer's ``scripts/run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import httpx
+import pytest
+
+from anime_devstack.config import StackConfig
+from anime_devstack.dockercheck import docker_available
+from anime_devstack.stack import Stack
+
+
+class RunningStack(Protocol):
+    """What the e2e tests may use, whichever way the stack runs."""
+
+    @property
+    def gateway_url(self) -> str: ...
+    @property
+    def allowed_origins(self) -> str: ...
+    def service_url(self, name: str) -> str: ...
+    def stop_service(self, name: str) -> None: ...
+    def start_service(self, name: str) -> None: ...
+    def stop_database(self) -> None: ...
+    def start_database(self) -> None: ...
+
+
+def container_stack() -> AbstractContextManager[RunningStack] | None:
+    """HOOK(container-stack): the stack in containers, when Docker answers.
+
+    To be filled by the container issue: return a context manager that starts
+    PostgreSQL, the services and Traefik (docker-compose.yml or testcontainers)
+    and yields an object satisfying :class:`RunningStack`. ``None`` means "not
+    available", and the local processes are used instead.
+    """
+    return None
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The whole stack for the test session."""
+    if docker_available():
+        in_containers = container_stack()
+        if in_containers is not None:
+            with in_containers as running:
+                yield running
+            return
+    config = StackConfig.for_tests(tmp_path_factory.mktemp("stack"))
+    with Stack(config) as running:
+        yield running
+
+
+@pytest.fixture
+def gateway(stack: RunningStack) -> Iterator[httpx.Client]:
+    """A client for the gateway, the only door the e2e tests use."""
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+        yield client
