@@ -7,20 +7,14 @@ import pytest
 from anime_auth.app import create_app
 from anime_auth.settings import AuthSettings
 from anime_common import load_settings
-from anime_devstack.asgi import alembic_version_schemas, serve_asgi
+from anime_devstack.asgi import assert_service_boots
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_starts_on_an_empty_database_and_owns_its_schema(
+async def test_boots_on_an_empty_database(
     database_url: str, service_env: Callable[[str], None]
 ) -> None:
     service_env(database_url)
-    async with serve_asgi(create_app(load_settings(AuthSettings))) as client:
-        health = await client.get("/health")
-        openapi = await client.get("/openapi.json")
-    assert health.status_code == 200
-    assert health.json() == {"status": "ok", "service": "auth", "database": "ok"}
-    assert "/health" in openapi.json()["paths"]
-
-    assert await alembic_version_schemas(database_url) == ["auth"]
+    app = create_app(load_settings(AuthSettings))
+    await assert_service_boots(app, service="auth", database_url=database_url)

@@ -5,22 +5,16 @@ from collections.abc import Callable
 import pytest
 
 from anime_common import load_settings
-from anime_devstack.asgi import alembic_version_schemas, serve_asgi
+from anime_devstack.asgi import assert_service_boots
 from anime_library.app import create_app
 from anime_library.settings import LibrarySettings
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_starts_on_an_empty_database_and_owns_its_schema(
+async def test_boots_on_an_empty_database(
     database_url: str, service_env: Callable[[str], None]
 ) -> None:
     service_env(database_url)
-    async with serve_asgi(create_app(load_settings(LibrarySettings))) as client:
-        health = await client.get("/health")
-        openapi = await client.get("/openapi.json")
-    assert health.status_code == 200
-    assert health.json() == {"status": "ok", "service": "library", "database": "ok"}
-    assert "/health" in openapi.json()["paths"]
-
-    assert await alembic_version_schemas(database_url) == ["library"]
+    app = create_app(load_settings(LibrarySettings))
+    await assert_service_boots(app, service="library", database_url=database_url)

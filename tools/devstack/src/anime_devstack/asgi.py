@@ -31,3 +31,14 @@ async def alembic_version_schemas(database_url: str) -> list[str]:
     finally:
         await connection.close()
     return [row["table_schema"] for row in rows]
+
+
+async def assert_service_boots(app: Starlette, *, service: str, database_url: str) -> None:
+    """A service starts on an empty database, migrates its own schema only, and is healthy."""
+    async with serve_asgi(app) as client:
+        health = await client.get("/health")
+        openapi = await client.get("/openapi.json")
+    assert health.status_code == 200, health.text
+    assert health.json() == {"status": "ok", "service": service, "database": "ok"}
+    assert "/health" in openapi.json()["paths"]
+    assert await alembic_version_schemas(database_url) == [service]
