@@ -1,14 +1,17 @@
 """Fixtures of the end-to-end tests: the whole stack, reached through its gateway.
 
-When a Docker engine answers, the stack is meant to run in containers (the
-hook below); otherwise it runs as local processes with a throwaway database
-and free ports, so it never clashes with a developer's ``scripts/run``.
+When a Docker engine answers, the stack is docker-compose.yml, built and run
+through testcontainers (``ANIME_E2E_STACK=local`` forces local processes);
+otherwise it runs as local processes with a throwaway database and free ports,
+so it never clashes with a developer's ``scripts/run``. Same tests either way.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -33,26 +36,20 @@ class RunningStack(Protocol):
     def start_database(self) -> None: ...
 
 
-def container_stack() -> AbstractContextManager[RunningStack] | None:
-    """HOOK(container-stack): the stack in containers, when Docker answers.
+def container_stack(work_dir: Path) -> AbstractContextManager[RunningStack]:
+    """docker-compose.yml built and run through testcontainers (needs a Docker engine)."""
+    from anime_e2e.containers import ComposeStack
 
-    To be filled by the container issue: return a context manager that starts
-    PostgreSQL, the services and Traefik (docker-compose.yml or testcontainers)
-    and yields an object satisfying :class:`RunningStack`. ``None`` means "not
-    available", and the local processes are used instead.
-    """
-    return None
+    return ComposeStack(work_dir)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """The whole stack for the test session."""
-    if docker_available():
-        in_containers = container_stack()
-        if in_containers is not None:
-            with in_containers as running:
-                yield running
-            return
+    if docker_available() and os.environ.get("ANIME_E2E_STACK", "containers") == "containers":
+        with container_stack(tmp_path_factory.mktemp("compose")) as running:
+            yield running
+        return
     config = StackConfig.for_tests(tmp_path_factory.mktemp("stack"))
     with Stack(config) as running:
         yield running
