@@ -141,3 +141,13 @@ async def test_connection_failures_count_as_unavailable() -> None:
     finally:
         await engine.dispose()
     assert not is_database_unavailable(ValueError("a bug"))
+
+
+def test_only_network_failures_count_as_unavailable() -> None:
+    import errno
+
+    assert is_database_unavailable(ConnectionRefusedError(errno.ECONNREFUSED, "refused"))
+    assert is_database_unavailable(OSError(errno.EHOSTUNREACH, "no route"))
+    assert is_database_unavailable(OSError("Multiple exceptions: [Errno 111] refused, ..."))
+    assert not is_database_unavailable(OSError(errno.ENOSPC, "No space left on device"))
+    assert not is_database_unavailable(FileNotFoundError(errno.ENOENT, "missing"))

@@ -8,7 +8,7 @@ import httpx
 import jwt
 import pytest
 
-from anime_common import Principal, TokenVerifier, create_service_app
+from anime_common import Principal, TokenVerifier, create_service_app, key_id
 from anime_devstack.asgi import serve_asgi
 
 from .apps import ROUTES, SECRET, build_app, make_settings
@@ -17,6 +17,8 @@ pytestmark = pytest.mark.anyio
 
 SETTINGS = make_settings()
 VERIFIER = TokenVerifier(SETTINGS)
+KID = key_id(SECRET)
+OTHER_SECRET = "x" * 48
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -30,13 +32,21 @@ def claims(**overrides: Any) -> dict[str, Any]:
         "iss": SETTINGS.JWT_ISSUER,
         "aud": SETTINGS.JWT_AUDIENCE,
         "permissions": ["read:profile", "write:content"],
+        "typ": "access",
     }
     base.update(overrides)
     return {key: value for key, value in base.items() if value is not None}
 
 
-def sign(payload: dict[str, Any], *, key: str = SECRET, algorithm: str = "HS256") -> str:
-    return jwt.encode(payload, key, algorithm=algorithm)
+def sign(
+    payload: dict[str, Any],
+    *,
+    key: str = SECRET,
+    algorithm: str = "HS256",
+    kid: str | None = KID,
+) -> str:
+    headers = {"kid": kid} if kid is not None else None
+    return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -69,7 +79,13 @@ def _unsigned(payload: dict[str, Any]) -> str:
     ("token", "reason"),
     [
         (sign(claims(exp=int(time.time()) - 120)), "expired"),
-        (sign(claims(), key="x" * 48), "wrong signature"),
+        (sign(claims(), key=OTHER_SECRET), "wrong signature"),
+        (sign(claims(), key=OTHER_SECRET, kid=key_id(OTHER_SECRET)), "unknown key id"),
+        (sign(claims(), kid=None), "missing key id"),
+        (sign(claims(typ=None)), "missing typ"),
+        (sign(claims(typ="refresh")), "another token kind"),
+        (sign(claims(typ="service")), "a user token claiming to be a service token"),
+        (sign(claims(sub="service:library")), "a service subject in a user token"),
         (_unsigned(claims()), "alg none"),
         (sign(claims(), algorithm="HS512"), "algorithm outside the allowlist"),
         (sign(claims(iss="someone-else")), "wrong issuer"),
@@ -159,8 +175,42 @@ def test_service_token_carries_internal_permission() -> None:
     assert principal.permissions == frozenset({"internal"})
 
 
+def test_tokens_carry_the_newest_key_id_and_their_kind() -> None:
+    token = VERIFIER.issue(subject="user-9", permissions=[], expires_in=60, session_id="s-1")
+    assert jwt.get_unverified_header(token)["kid"] == KID
+    assert VERIFIER.decode(token).claims["typ"] == "access"
+    assert VERIFIER.decode(VERIFIER.issue_service_token("media")).claims["typ"] == "service"
+
+
+def test_equal_claims_sign_to_the_same_token() -> None:
+    claims_ = VERIFIER.claims(subject="user-9", permissions=["a"], expires_in=60)
+    assert VERIFIER.encode(claims_) == VERIFIER.encode(dict(claims_))
+
+
+def test_key_rotation_signs_with_the_new_key_and_verifies_with_both() -> None:
+    rotated = TokenVerifier(make_settings(SECRET_KEY=OTHER_SECRET, PREVIOUS_SECRET_KEYS=SECRET))
+    old_token = VERIFIER.issue(subject="user-1", permissions=[], expires_in=60)
+    new_token = rotated.issue(subject="user-2", permissions=[], expires_in=60)
+    assert jwt.get_unverified_header(new_token)["kid"] == key_id(OTHER_SECRET)
+    assert rotated.decode(old_token).subject == "user-1"
+    assert rotated.decode(new_token).subject == "user-2"
+    # Services not yet given the new key refuse its tokens rather than guess.
+    with pytest.raises(Exception, match="Invalid token"):
+        VERIFIER.decode(new_token)
+    # Once the old key is dropped from the ring, its tokens stop verifying.
+    with pytest.raises(Exception, match="Invalid token"):
+        TokenVerifier(make_settings(SECRET_KEY=OTHER_SECRET)).decode(old_token)
+
+
 def test_configured_algorithm_is_the_only_one_accepted() -> None:
     verifier = TokenVerifier(make_settings(ALGORITHM="HS512"))
     assert verifier.decode(sign(claims(), algorithm="HS512")).subject
     with pytest.raises(Exception, match="Invalid token"):
         verifier.decode(sign(claims(), algorithm="HS256"))
+
+
+def test_previous_keys_are_checked_like_the_current_one() -> None:
+    with pytest.raises(Exception, match="PREVIOUS_SECRET_KEYS"):
+        make_settings(PREVIOUS_SECRET_KEYS="too-short")
+    settings = make_settings(PREVIOUS_SECRET_KEYS=f'["{OTHER_SECRET}", "{"y" * 40}"]')
+    assert len(settings.PREVIOUS_SECRET_KEYS) == 2

@@ -1,6 +1,12 @@
 """What every anime service shares; import from here, never from the private modules."""
 
 from anime_common._app import create_service_app, get_database, get_http_client, get_settings
+from anime_common._caching import (
+    DEFAULT_CACHE_CONTROL,
+    conditional_response,
+    etag_for,
+    etag_matches,
+)
 from anime_common._database import (
     NAMING_CONVENTION,
     Database,
@@ -41,6 +47,7 @@ from anime_common._openapi import Operation, document, openapi_document
 from anime_common._parsing import PageParams, parse_body, parse_json, parse_query, validate
 from anime_common._request_id import REQUEST_ID_HEADER, current_request_id
 from anime_common._responses import JSONResponse, dumps, list_response
+from anime_common._revocation import RevocationPoller
 from anime_common._security import (
     INTERNAL_PERMISSION,
     Principal,
@@ -49,6 +56,7 @@ from anime_common._security import (
     authenticate,
     bearer_token,
     current_principal,
+    key_id,
     requires,
 )
 from anime_common._serve import run_service
@@ -61,6 +69,7 @@ from anime_common._settings import (
 )
 
 __all__ = [
+    "DEFAULT_CACHE_CONTROL",
     "INTERNAL_PERMISSION",
     "NAMING_CONVENTION",
     "REQUEST_ID_HEADER",
@@ -85,6 +94,7 @@ __all__ = [
     "Principal",
     "RateLimitedError",
     "RevocationCheck",
+    "RevocationPoller",
     "ServiceUnavailableError",
     "SettingsError",
     "StartupError",
@@ -93,6 +103,7 @@ __all__ = [
     "ValidationError",
     "authenticate",
     "bearer_token",
+    "conditional_response",
     "configure_logging",
     "create_engine",
     "create_http_client",
@@ -102,10 +113,13 @@ __all__ = [
     "document",
     "dumps",
     "error_body",
+    "etag_for",
+    "etag_matches",
     "get_database",
     "get_http_client",
     "get_settings",
     "is_database_unavailable",
+    "key_id",
     "list_response",
     "load_settings",
     "migrate",

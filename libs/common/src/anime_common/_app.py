@@ -22,6 +22,7 @@ from anime_common._middleware import RequestContextMiddleware, TrailingSlashMidd
 from anime_common._migrations import Migrations, StartupError, migrate, wait_for_database
 from anime_common._openapi import openapi_document
 from anime_common._responses import JSONResponse
+from anime_common._revocation import RevocationPoller
 from anime_common._security import RevocationCheck, TokenVerifier
 from anime_common._settings import CommonSettings
 
@@ -62,7 +63,21 @@ def create_service_app(
     revocation: RevocationCheck | None = None,
     version: str = "0.1.0",
 ) -> Starlette:
-    """Wire the common pieces around a service's routes; `migrations=None` means no database."""
+    """Wire the common pieces around a service's routes; `migrations=None` means no database.
+
+    Without a `revocation` of its own, a service other than auth polls auth's
+    revoked sessions when `AUTH_SERVICE_URL` is set.
+    """
+    verifier = TokenVerifier(settings, revocation)
+    poller: RevocationPoller | None = None
+    if revocation is None and name != "auth" and settings.AUTH_SERVICE_URL:
+        poller = RevocationPoller(
+            auth_url=settings.AUTH_SERVICE_URL,
+            verifier=verifier,
+            service=name,
+            interval=settings.REVOCATION_POLL_SECONDS,
+        )
+        verifier.revocation = poller
 
     @asynccontextmanager
     async def service_lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,6 +85,8 @@ def create_service_app(
             await _open_database(settings, name, migrations) if migrations is not None else None
         )
         app.state.http = create_http_client(settings)
+        if poller is not None:
+            poller.start(app.state.http)
         try:
             if lifespan is None:
                 yield
@@ -77,6 +94,8 @@ def create_service_app(
                 async with lifespan(app):
                     yield
         finally:
+            if poller is not None:
+                await poller.stop()
             await app.state.http.aclose()
             if app.state.database is not None:
                 await app.state.database.dispose()
@@ -97,7 +116,8 @@ def create_service_app(
     app.state.version = version
     app.state.settings = settings
     app.state.openapi = None
-    app.state.token_verifier = TokenVerifier(settings, revocation)
+    app.state.token_verifier = verifier
+    app.state.revocation_poller = poller
     return app
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -90,6 +92,30 @@ _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+# Socket errors of a connection attempt or a dropped connection; a full disk or a
+# missing file is a bug or an outage of something else, not "the database is down".
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
+
+
+def _is_network_error(error: OSError) -> bool:
+    if isinstance(error, socket.gaierror) or error.errno in _NETWORK_ERRNOS:
+        return True
+    # asyncio's create_connection folds the failures of every address into one
+    # plain OSError without an errno.
+    return error.errno is None and str(error).startswith("Multiple exceptions")
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
     """Whether an exception (or anything it wraps) means the database cannot be reached."""
     seen: set[int] = set()
@@ -100,7 +126,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
-        if isinstance(current, OSError) and not isinstance(current, FileNotFoundError):
+        if isinstance(current, OSError) and _is_network_error(current):
             return True
         orig = getattr(current, "orig", None)
         if isinstance(orig, BaseException) and id(orig) not in seen:

@@ -18,6 +18,7 @@ def create_http_client(
         base_url=base_url,
         transport=transport,
         timeout=httpx.Timeout(settings.HTTP_READ_TIMEOUT, connect=settings.HTTP_CONNECT_TIMEOUT),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        # Keep as many idle connections as may be busy, or bursts reconnect every time.
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         event_hooks={"request": [forward_request_id]},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -18,9 +19,17 @@ from anime_common._settings import CommonSettings
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-_REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti", "iss", "aud")
+_REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti", "iss", "aud", "typ")
 SERVICE_SUBJECT_PREFIX = "service:"
 INTERNAL_PERMISSION = "internal"
+# `typ` of each token kind: a token made for one purpose is never accepted for another.
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a token kind, not a secret
+SERVICE_TOKEN_TYPE = "service"  # noqa: S105
+
+
+def key_id(secret: str) -> str:
+    """The `kid` naming a signing key: a short digest, so the key itself is never revealed."""
+    return hashlib.sha256(b"anime-kid:" + secret.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,28 +49,50 @@ class Principal:
 
 
 class RevocationCheck(Protocol):
-    """Answers whether a verified token's session has been revoked (filled in by auth)."""
+    """Answers whether a verified token's session has been revoked."""
 
     async def __call__(self, principal: Principal) -> bool: ...
 
 
 class TokenVerifier:
-    """Verifies access tokens against the shared key, one algorithm, issuer and audience."""
+    """Signs and verifies access tokens: a key ring by `kid`, one algorithm, issuer, audience.
+
+    Tokens are signed with `SECRET_KEY` and verified with it or any of
+    `PREVIOUS_SECRET_KEYS`, chosen by the `kid` header: rotating the key is
+    "add the new one, keep the old one as previous until its tokens expired".
+    """
 
     def __init__(self, settings: CommonSettings, revocation: RevocationCheck | None = None) -> None:
-        self._key = settings.SECRET_KEY.get_secret_value()
+        secrets = [settings.SECRET_KEY, *settings.PREVIOUS_SECRET_KEYS]
+        self._keys = {key_id(key.get_secret_value()): key.get_secret_value() for key in secrets}
+        self.key_id = key_id(settings.SECRET_KEY.get_secret_value())
         self._algorithm = settings.ALGORITHM
         self._issuer = settings.JWT_ISSUER
         self._audience = settings.JWT_AUDIENCE
         self._leeway = settings.JWT_LEEWAY_SECONDS
         self.revocation = revocation
 
+    @property
+    def leeway(self) -> int:
+        return self._leeway
+
+    def _key_for(self, token: str) -> str:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            raise AuthError("Invalid token") from None
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise AuthError("Invalid token")
+        return key
+
     def decode(self, token: str) -> Principal:
-        """Check signature, algorithm and claims; any failure is the same kind of 401."""
+        """Check key, signature, algorithm and claims; any failure is the same kind of 401."""
+        key = self._key_for(token)
         try:
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
@@ -74,16 +105,23 @@ class TokenVerifier:
             raise AuthError("Invalid token") from None
         permissions = claims.get("permissions", [])
         session_id = claims.get("sid")
+        subject = claims["sub"]
+        expected_type = (
+            SERVICE_TOKEN_TYPE
+            if isinstance(subject, str) and subject.startswith(SERVICE_SUBJECT_PREFIX)
+            else ACCESS_TOKEN_TYPE
+        )
         if (
-            not isinstance(claims["sub"], str)
+            not isinstance(subject, str)
             or not isinstance(claims["jti"], str)
+            or claims["typ"] != expected_type
             or not isinstance(permissions, list)
             or not all(isinstance(item, str) for item in permissions)
             or (session_id is not None and not isinstance(session_id, str))
         ):
             raise AuthError("Invalid token")
         return Principal(
-            subject=claims["sub"],
+            subject=subject,
             token_id=claims["jti"],
             session_id=session_id,
             permissions=frozenset(permissions),
@@ -97,6 +135,45 @@ class TokenVerifier:
             raise AuthError("Token has been revoked")
         return principal
 
+    def claims(
+        self,
+        *,
+        subject: str,
+        permissions: Collection[str],
+        expires_in: int,
+        session_id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Every claim `decode` requires, for a new token of `subject`."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            **(extra or {}),
+            "sub": subject,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + expires_in,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "typ": (
+                SERVICE_TOKEN_TYPE
+                if subject.startswith(SERVICE_SUBJECT_PREFIX)
+                else ACCESS_TOKEN_TYPE
+            ),
+            "permissions": sorted(permissions),
+        }
+        if session_id is not None:
+            claims["sid"] = session_id
+        return claims
+
+    def encode(self, claims: Mapping[str, Any]) -> str:
+        """Sign claims with the newest key; HMAC is deterministic, so equal claims, equal token."""
+        return jwt.encode(
+            dict(claims),
+            self._keys[self.key_id],
+            algorithm=self._algorithm,
+            headers={"kid": self.key_id},
+        )
+
     def issue(
         self,
         *,
@@ -107,20 +184,15 @@ class TokenVerifier:
         extra: Mapping[str, Any] | None = None,
     ) -> str:
         """Sign an access token with every claim `decode` requires."""
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            **(extra or {}),
-            "sub": subject,
-            "jti": uuid.uuid4().hex,
-            "iat": now,
-            "exp": now + expires_in,
-            "iss": self._issuer,
-            "aud": self._audience,
-            "permissions": sorted(permissions),
-        }
-        if session_id is not None:
-            claims["sid"] = session_id
-        return jwt.encode(claims, self._key, algorithm=self._algorithm)
+        return self.encode(
+            self.claims(
+                subject=subject,
+                permissions=permissions,
+                expires_in=expires_in,
+                session_id=session_id,
+                extra=extra,
+            )
+        )
 
     def issue_service_token(self, service: str, *, expires_in: int = 300) -> str:
         """A short-lived token one service presents to another's `/internal` endpoints."""

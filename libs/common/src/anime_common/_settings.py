@@ -103,6 +103,8 @@ class CommonSettings(DatabaseSettings):
     SERVICE_NAME: ClassVar[str] = "service"
 
     SECRET_KEY: SecretStr
+    # Keys retired from signing but still accepted, so a key rotates without logging users out.
+    PREVIOUS_SECRET_KEYS: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, ge=1)
     REFRESH_TOKEN_EXPIRE_DAYS: int = Field(default=14, ge=1)
@@ -132,10 +134,18 @@ class CommonSettings(DatabaseSettings):
     HTTP_CONNECT_TIMEOUT: float = Field(default=3.0, gt=0)
     HTTP_READ_TIMEOUT: float = Field(default=10.0, gt=0)
     SHUTDOWN_GRACE_SECONDS: int = Field(default=10, ge=0)
+    # Where the other services fetch revoked sessions from; unset = no revocation polling.
+    AUTH_SERVICE_URL: str | None = None
+    REVOCATION_POLL_SECONDS: float = Field(default=2.0, gt=0, le=4.0)
 
     @field_validator("ALLOWED_ORIGINS", mode="before")
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("PREVIOUS_SECRET_KEYS", mode="before")
+    @classmethod
+    def _parse_previous_keys(cls, value: Any) -> Any:
         return _split_list(value)
 
     @field_validator("ALLOWED_ORIGINS")
@@ -150,15 +160,18 @@ class CommonSettings(DatabaseSettings):
 
     @model_validator(mode="after")
     def _check_secret(self) -> Self:
-        secret = self.SECRET_KEY.get_secret_value()
         minimum = _MIN_SECRET_LENGTH[self.ALGORITHM]
-        if not self.DEBUG and (
-            secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret.encode()) < minimum
-        ):
-            raise ValueError(
-                f"SECRET_KEY must be a random value of at least {minimum} bytes for "
-                f"{self.ALGORITHM} (placeholders are refused unless DEBUG is on)"
-            )
+        keys = [("SECRET_KEY", self.SECRET_KEY)]
+        keys += [("PREVIOUS_SECRET_KEYS", key) for key in self.PREVIOUS_SECRET_KEYS]
+        for name, key in keys:
+            secret = key.get_secret_value()
+            if not self.DEBUG and (
+                secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret.encode()) < minimum
+            ):
+                raise ValueError(
+                    f"{name} must be a random value of at least {minimum} bytes for "
+                    f"{self.ALGORITHM} (placeholders are refused unless DEBUG is on)"
+                )
         return self
 
 
