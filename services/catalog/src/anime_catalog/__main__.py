@@ -1,8 +1,6 @@
-"""`python -m anime_catalog` runs the catalog service."""
+"""`python -m anime_catalog` runs the catalog service; see `cli.py` for the other commands."""
 
-from anime_catalog.app import create_app
-from anime_catalog.settings import CatalogSettings
-from anime_common import run_service
+from anime_catalog.cli import main
 
 if __name__ == "__main__":
-    run_service(create_app, CatalogSettings)
+    main()

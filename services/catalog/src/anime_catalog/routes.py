@@ -1,7 +1,105 @@
-"""Routes of the catalog service (`/health` and `/openapi.json` come from anime_common)."""
+"""Public routes of the catalog (API.md, Catalog). They never read `Authorization`."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-routes: list[BaseRoute] = []
+from anime_catalog import service
+from anime_catalog.internal import internal_routes
+from anime_catalog.schemas import (
+    AnimeListQuery,
+    AnimeOut,
+    EpisodeListQuery,
+    EpisodeOut,
+    ReleaseListQuery,
+    ReleaseOut,
+    SearchQuery,
+)
+from anime_common import JSONResponse, conditional_response, document, list_response, parse_query
+
+TAGS = ("catalog",)
+
+
+def catalog_state(request: Request) -> service.CatalogState:
+    state: service.CatalogState = request.app.state.catalog
+    return state
+
+
+@document(
+    "Anime, newest first unless `sort` says otherwise",
+    query=AnimeListQuery,
+    response=list[AnimeOut],
+    tags=TAGS,
+)
+async def list_anime(request: Request) -> Response:
+    query = parse_query(request, AnimeListQuery)
+    rows, total = await service.list_anime(state=catalog_state(request), query=query)
+    return conditional_response(request, list_response(request, rows, total=total, page=query))
+
+
+@document("One anime", response=AnimeOut, errors=[404], tags=TAGS)
+async def get_anime(request: Request) -> Response:
+    row = await service.get_anime(state=catalog_state(request), raw_id=request.path_params["id"])
+    return conditional_response(request, JSONResponse(row))
+
+
+@document("Releases, of one anime when `anime_id` is given", query=ReleaseListQuery,
+          response=list[ReleaseOut], tags=TAGS)  # fmt: skip
+async def list_releases(request: Request) -> Response:
+    query = parse_query(request, ReleaseListQuery)
+    rows, total = await service.list_releases(
+        state=catalog_state(request),
+        anime_id=query.anime_id,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return conditional_response(request, list_response(request, rows, total=total, page=query))
+
+
+@document("One release", response=ReleaseOut, errors=[404], tags=TAGS)
+async def get_release(request: Request) -> Response:
+    row = await service.get_release(state=catalog_state(request), raw_id=request.path_params["id"])
+    return conditional_response(request, JSONResponse(row))
+
+
+@document(
+    "Episodes of a release, by number",
+    query=EpisodeListQuery,
+    response=list[EpisodeOut],
+    errors=[404],
+    tags=TAGS,
+)
+async def list_episodes(request: Request) -> Response:
+    query = parse_query(request, EpisodeListQuery)
+    rows, total = await service.list_episodes(
+        state=catalog_state(request),
+        release_id=query.release_id,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return conditional_response(request, list_response(request, rows, total=total, page=query))
+
+
+@document(
+    "Anime matching `q` in any title or synonym, best match first; typos forgiven",
+    query=SearchQuery,
+    response=list[AnimeOut],
+    tags=TAGS,
+)
+async def search_anime(request: Request) -> Response:
+    query = parse_query(request, SearchQuery)
+    rows, total = await service.search(state=catalog_state(request), query=query)
+    return conditional_response(request, list_response(request, rows, total=total, page=query))
+
+
+routes: list[BaseRoute] = [
+    Route("/anime", list_anime, methods=["GET"]),
+    Route("/anime/{id}", get_anime, methods=["GET"]),
+    Route("/releases", list_releases, methods=["GET"]),
+    Route("/releases/{id}", get_release, methods=["GET"]),
+    Route("/episodes", list_episodes, methods=["GET"]),
+    Route("/search/anime", search_anime, methods=["GET"]),
+    *internal_routes,
+]

@@ -11,3 +11,5 @@ class CatalogSettings(CommonSettings):
     SERVICE_NAME: ClassVar[str] = "catalog"
 
     PORT: int = 8002
+    # Where unknown HiAnime ids are imported from (see importer.py); unset: never import.
+    PROXY_SERVICE_URL: str | None = None

@@ -28,6 +28,8 @@ _SERVICES: tuple[tuple[str, str, int, str], ...] = (
     ("edge", "anime_edge", 8009, "EDGE_ERRORS_URL"),
 )
 SERVICE_NAMES = tuple(name for name, *_ in _SERVICES)
+FAKE_HIANIME_ENV = "ANIME_FAKE_HIANIME"
+DEFAULT_FAKE_HIANIME_PORT = 4000
 
 DatabaseMode = Literal["external", "persistent", "throwaway"]
 
@@ -65,6 +67,25 @@ def default_services(ports: Mapping[str, int] | None = None) -> tuple[ServiceSpe
     )
 
 
+def wants_fake_hianime(env: Mapping[str, str]) -> bool:
+    return env.get(FAKE_HIANIME_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def fake_services(env: Mapping[str, str], *, port: int | None = None) -> tuple[ServiceSpec, ...]:
+    """Opt-in ``ANIME_FAKE_HIANIME=1``: the aniwatch-api fake (anime_fakes) runs as one more
+    process and the services get its URL as ``HIANIME_API_URL``: no internet needed."""
+    if not wants_fake_hianime(env):
+        return ()
+    return (
+        ServiceSpec(
+            name="hianime_fake",
+            argv=(sys.executable, "-m", "anime_fakes", "aniwatch"),
+            port=port or _int_env(env, "ANIME_HIANIME_FAKE_PORT", DEFAULT_FAKE_HIANIME_PORT),
+            url_env="HIANIME_API_URL",
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class StackConfig:
     root: Path
@@ -84,6 +105,8 @@ class StackConfig:
     database_name: str = DATABASE_NAME
     health_timeout: float = 120.0
     stop_grace: float = 10.0
+    # Load the catalog's demo anime once it is healthy (only into an empty catalog).
+    seed_demo: bool = False
 
     @classmethod
     def from_env(
@@ -104,7 +127,7 @@ class StackConfig:
             logs_dir=local / "logs",
             run_dir=local / "run",
             gateway_port=gateway_port or _int_env(env, "GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
-            services=default_services(ports),
+            services=default_services(ports) + fake_services(env),
             database="external" if external else "persistent",
             pg_dir=None if external else _persistent_pg_dir(root, env),
             secret_key=env.get("SECRET_KEY") or _persisted_secret(local / "secret_key"),
@@ -114,6 +137,7 @@ class StackConfig:
             traefik_dynamic=root / "deploy" / "traefik" / "dynamic",
             env=env,
             health_timeout=float(_int_env(env, "ANIME_START_TIMEOUT", 120)),
+            seed_demo=True,
         )
 
     @classmethod
@@ -134,8 +158,11 @@ class StackConfig:
         env = dict(os.environ if environ is None else environ)
         if services is None:
             names = SERVICE_NAMES
-            gateway, *service_ports = free_ports(len(names) + 1)
-            services = default_services(dict(zip(names, service_ports, strict=True)))
+            fakes = int(wants_fake_hianime(env))
+            gateway, *service_ports = free_ports(len(names) + 1 + fakes)
+            services = default_services(dict(zip(names, service_ports, strict=False)))
+            if fakes:
+                services += fake_services(env, port=service_ports[-1])
         else:
             (gateway,) = free_ports(1)
         return cls(

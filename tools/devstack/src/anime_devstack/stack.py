@@ -8,6 +8,7 @@ healthy. Stop order is the reverse.
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
@@ -87,6 +88,8 @@ class Stack:
             for spec in self.config.services:
                 self._processes[spec.name].start()
             self._wait_services(list(self._specs))
+            if self.config.seed_demo:
+                self.seed_demo_catalog()
             self._start_traefik(env)
         except BaseException:
             self.stop()
@@ -129,6 +132,24 @@ class Stack:
                 f"PostgreSQL stopped; last lines of {database.log_file}:\n{tail(database.log_file)}"
             )
         return found
+
+    def seed_demo_catalog(self) -> None:
+        """`python -m anime_catalog seed-demo`: the demo anime, only into an empty catalog."""
+        spec = self._specs.get("catalog")
+        if spec is None:
+            return
+        result = subprocess.run(
+            [*spec.argv, "seed-demo"],
+            env=self._common_env(),
+            cwd=self.config.root,
+            capture_output=True,
+            text=True,
+            timeout=self.config.health_timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"catalog seed-demo failed:\n{result.stderr[-2000:]}")
+        log.info("%s", result.stdout.strip())
 
     # -- parts ----------------------------------------------------------------------
 

@@ -1,0 +1,388 @@
+"""The catalog's rules: paging totals, 404s, search, upserts and HiAnime resolution.
+
+Reads take a connection from the reader pool (plain asyncpg, autocommit: the
+hot path); search runs in a short transaction of the SQLAlchemy engine (its
+settings are LOCAL); writes take a session and never commit
+(`Database.transaction()` does, once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anime_catalog import repository
+from anime_catalog.importer import AnimeImporter
+from anime_catalog.ranking import SearchPlan, plan_search
+from anime_catalog.schemas import AnimeIn, AnimeListQuery, SearchQuery
+from anime_catalog.search_text import search_key
+from anime_common import ConflictError, Database, NotFoundError, ServiceUnavailableError
+
+Row = repository.Row
+
+
+class ListingCache:
+    """What the catalog derives from whole tables, for a few seconds.
+
+    Totals of `GET /anime` per filter set (a COUNT costs more than the page
+    itself), seek anchors (the sort key of every `anchor_step`-th row, so
+    `offset=40000` starts from a known key instead of walking 40,000 index
+    entries), and the pages of popular searches. The catalog changes
+    rarely (imports): writes through this process clear it at once; writes
+    by another process (the seed command) show within `ttl`.
+    """
+
+    def __init__(self, *, ttl: float = 10.0, max_entries: int = 4096) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+
+    def get(self, key: Hashable) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class KeyedLocks:
+    """One asyncio lock per key, dropped once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+@dataclass
+class CatalogState:
+    """What the catalog keeps for its lifetime (built in the app's lifespan)."""
+
+    database: Database
+    reader: asyncpg.Pool
+    importer: AnimeImporter | None
+    listing: ListingCache = field(default_factory=ListingCache)
+    # Offsets below this walk the index; deeper ones seek from an anchor.
+    anchor_step: int = 1000
+    import_locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+
+# --- reads ----------------------------------------------------------------------
+
+
+def parse_id(raw: str, *, what: str) -> uuid.UUID:
+    """A path id; anything that is not a UUID cannot name a row, so it is a 404."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFoundError(f"{what} not found") from None
+
+
+async def list_anime(*, state: CatalogState, query: AnimeListQuery) -> tuple[list[Row], int]:
+    filters = {
+        name: value
+        for name, value in (
+            ("genre", query.genre),
+            ("year", query.year),
+            ("status", query.status),
+            ("kind", query.kind),
+        )
+        if value is not None
+    }
+    filter_key = tuple(sorted(filters.items()))
+    async with state.reader.acquire() as connection:
+        after, offset = None, query.offset
+        if offset >= state.anchor_step:
+            anchor_key = ("anchors", query.sort, filter_key)
+            anchors = state.listing.get(anchor_key)
+            if anchors is None:
+                anchors = await repository.anime_anchors(
+                    connection=connection, filters=filters, sort=query.sort, step=state.anchor_step
+                )
+                state.listing.put(anchor_key, anchors)
+            passed = min(offset // state.anchor_step, len(anchors))
+            if passed:
+                after = anchors[passed - 1]
+                offset -= passed * state.anchor_step
+        rows = await repository.list_anime(
+            connection=connection,
+            filters=filters,
+            sort=query.sort,
+            limit=query.limit,
+            offset=offset,
+            after=after,
+        )
+        total = state.listing.get(("count", filter_key))
+        if total is None:
+            total = await repository.count_anime(connection=connection, filters=filters)
+            state.listing.put(("count", filter_key), total)
+    return rows, total
+
+
+async def get_anime(*, state: CatalogState, raw_id: str) -> Row:
+    anime_id = parse_id(raw_id, what="Anime")
+    async with state.reader.acquire() as connection:
+        row = await repository.get_anime(connection=connection, anime_id=anime_id)
+    if row is None:
+        raise NotFoundError("Anime not found")
+    return row
+
+
+async def list_releases(
+    *, state: CatalogState, anime_id: uuid.UUID | None, limit: int, offset: int
+) -> tuple[list[Row], int]:
+    async with state.reader.acquire() as connection:
+        return await repository.list_releases(
+            connection=connection, anime_id=anime_id, limit=limit, offset=offset
+        )
+
+
+async def get_release(*, state: CatalogState, raw_id: str) -> Row:
+    release_id = parse_id(raw_id, what="Release")
+    async with state.reader.acquire() as connection:
+        row = await repository.get_release(connection=connection, release_id=release_id)
+    if row is None:
+        raise NotFoundError("Release not found")
+    return row
+
+
+async def list_episodes(
+    *, state: CatalogState, release_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Row], int]:
+    async with state.reader.acquire() as connection:
+        found = await repository.list_episodes(
+            connection=connection, release_id=release_id, limit=limit, offset=offset
+        )
+    if found is None:
+        raise NotFoundError("Release not found")
+    return found
+
+
+async def search(*, state: CatalogState, query: SearchQuery) -> tuple[list[Row], int]:
+    plan = plan_search(query.q)
+    if plan is None:
+        return [], 0
+    # Popular queries repeat: answer them from the listing cache (cleared by writes).
+    cache_key = ("search", plan.key, query.limit, query.offset)
+    cached: tuple[list[Row], int] | None = state.listing.get(cache_key)
+    if cached is not None:
+        return cached
+    found = await _search(state=state, plan=plan, query=query)
+    state.listing.put(cache_key, found)
+    return found
+
+
+async def _search(
+    *, state: CatalogState, plan: SearchPlan, query: SearchQuery
+) -> tuple[list[Row], int]:
+    try:
+        # A transaction of its own: the timeout and thresholds are SET LOCAL.
+        async with state.database.engine.begin() as connection:
+            return await repository.search_anime(
+                connection=connection, plan=plan, limit=query.limit, offset=query.offset
+            )
+    except Exception as exc:
+        if _timed_out(exc):
+            raise ServiceUnavailableError(
+                "Search took too long; try a more specific query", headers={"Retry-After": "1"}
+            ) from exc
+        raise
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the statement timeout cancelled the query (possibly wrapped by SQLAlchemy)."""
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, asyncpg.exceptions.QueryCanceledError):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+async def anime_by_ids(*, state: CatalogState, ids: Sequence[uuid.UUID]) -> list[Row]:
+    if not ids:
+        return []
+    async with state.reader.acquire() as connection:
+        return await repository.anime_by_ids(connection=connection, ids=ids)
+
+
+async def episodes_by_ids(*, state: CatalogState, ids: Sequence[uuid.UUID]) -> list[Row]:
+    if not ids:
+        return []
+    async with state.reader.acquire() as connection:
+        return await repository.episodes_by_ids(connection=connection, ids=ids)
+
+
+async def hianime_episode_id(*, state: CatalogState, raw_id: str) -> str:
+    episode_id = parse_id(raw_id, what="Episode")
+    rows = await episodes_by_ids(state=state, ids=[episode_id])
+    if not rows or rows[0]["hianime_episode_id"] is None:
+        raise NotFoundError("Episode not found")
+    value: str = rows[0]["hianime_episode_id"]
+    return value
+
+
+# --- writes ---------------------------------------------------------------------
+
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+_ANIME_FIELDS = (
+    "title",
+    "title_original",
+    "title_en",
+    "title_native",
+    "synonyms",
+    "description",
+    "kind",
+    "status",
+    "year",
+    "season",
+    "genres",
+    "episodes_total",
+    "poster",
+    "score",
+    "anilist_id",
+    "mal_id",
+    "hianime_id",
+)
+
+
+_TITLE_FIELDS = ("title", "title_original", "title_en", "title_native")
+
+
+def slug_for(data: AnimeIn) -> str:
+    """The given slug, else the HiAnime id (already a unique slug), else name plus AniList id."""
+    if data.slug:
+        return data.slug
+    if data.hianime_id:
+        return data.hianime_id
+    name = search_key(data.title_en or data.title_original or data.title)
+    base = _SLUG_JUNK.sub("-", name).strip("-")[:80] or "anime"
+    return f"{base}-{data.anilist_id}"
+
+
+def search_titles(names: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """One search row per distinct key among an anime's titles and synonyms."""
+    named = [
+        *((source, names[source]) for source in _TITLE_FIELDS),
+        *(("synonym", synonym) for synonym in names["synonyms"] or ()),
+    ]
+    seen: set[str] = set()
+    titles: list[tuple[str, str]] = []
+    for source, value in named:
+        key = search_key(value) if value else ""
+        if key and key not in seen:
+            seen.add(key)
+            titles.append((source, key))
+    return titles
+
+
+async def upsert_anime(*, session: AsyncSession, data: AnimeIn) -> tuple[uuid.UUID, bool]:
+    """Create or update an anime (and its releases and episodes) by its external ids."""
+    keys = [f"anilist:{data.anilist_id}"] if data.anilist_id is not None else []
+    keys += [f"hianime:{data.hianime_id}"] if data.hianime_id is not None else []
+    await repository.lock_keys(session=session, keys=keys)
+    values: dict[str, Any] = {name: getattr(data, name) for name in _ANIME_FIELDS}
+    existing = await repository.find_anime_id(
+        session=session, anilist_id=data.anilist_id, hianime_id=data.hianime_id
+    )
+    if existing is not None:
+        # Keep what an earlier import knew when this one does not say (None, []).
+        known = {name: value for name, value in values.items() if value not in (None, [])}
+        await repository.update_anime(session=session, anime_id=existing, values=known)
+        anime_id, created = existing, False
+        names = await repository.anime_names(session=session, anime_id=anime_id)
+    else:
+        conflict_key = "anilist_id" if data.anilist_id is not None else "hianime_id"
+        anime_id, created = await repository.insert_anime(
+            session=session, values={"slug": slug_for(data), **values}, conflict_key=conflict_key
+        )
+        names = values
+    await repository.replace_titles(session=session, anime_id=anime_id, titles=search_titles(names))
+    for release in data.releases or ():
+        release_id = await repository.upsert_release(
+            session=session,
+            anime_id=anime_id,
+            values=release.model_dump(exclude={"episodes"}),
+        )
+        if release.episodes:
+            await repository.upsert_episodes(
+                session=session,
+                release_id=release_id,
+                episodes=[episode.model_dump() for episode in release.episodes],
+            )
+    return anime_id, created
+
+
+async def upsert_and_read(*, state: CatalogState, data: AnimeIn) -> tuple[Row, bool]:
+    try:
+        async with state.database.transaction() as session:
+            anime_id, created = await upsert_anime(session=session, data=data)
+    except IntegrityError as exc:
+        # Its AniList and HiAnime ids (or its slug) belong to two different anime.
+        raise ConflictError("The anime's ids or slug belong to another anime") from exc
+    state.listing.clear()
+    async with state.reader.acquire() as connection:
+        row = await repository.get_anime(connection=connection, anime_id=anime_id)
+    assert row is not None
+    return row, created
+
+
+async def resolve_hianime(*, state: CatalogState, hianime_id: str) -> Row:
+    """The anime of a HiAnime id, imported through the importer when still unknown.
+
+    An in-process lock per id makes concurrent requests wait for the first
+    import instead of each fetching; the upsert's advisory lock and
+    `ON CONFLICT` cover other processes.
+    """
+    async with state.reader.acquire() as connection:
+        row = await repository.get_anime_by_hianime_id(connection=connection, hianime_id=hianime_id)
+    if row is not None:
+        return row
+    if state.importer is None:
+        raise NotFoundError("Anime not found")
+    async with state.import_locks.hold(hianime_id):
+        async with state.reader.acquire() as connection:
+            row = await repository.get_anime_by_hianime_id(
+                connection=connection, hianime_id=hianime_id
+            )
+        if row is not None:
+            return row
+        data = await state.importer.fetch_hianime(hianime_id)
+        if data is None:
+            raise NotFoundError("Anime not found")
+        # The importer's answer is about the id we asked for, whatever it says.
+        data = data.model_copy(update={"hianime_id": hianime_id})
+        row, _ = await upsert_and_read(state=state, data=data)
+        return row

@@ -1,0 +1,65 @@
+"""Catalog fixtures: one demo-seeded database per test module, served in-process."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from anime_catalog.app import create_app
+from anime_catalog.cli import seed_demo
+from anime_catalog.importer import AnimeImporter
+from anime_catalog.settings import CatalogSettings
+from anime_common import TokenVerifier, load_settings
+from anime_devstack.asgi import serve_asgi
+
+SECRET_KEY = secrets.token_urlsafe(48)
+
+
+def catalog_settings(database_url: str) -> CatalogSettings:
+    return load_settings(CatalogSettings, DATABASE_URL=database_url, SECRET_KEY=SECRET_KEY)
+
+
+def service_token(*, permissions: tuple[str, ...] = ("internal",)) -> str:
+    verifier = TokenVerifier(catalog_settings("postgresql://unused/db"))
+    return verifier.issue(subject="service:test", permissions=permissions, expires_in=300)
+
+
+async def seed(database_url: str) -> int:
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        return await seed_demo(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def demo_url(create_database: Callable[[str], Awaitable[str]]) -> str:
+    """A database with the demo catalog, shared by the tests of one module (they only read)."""
+    url = await create_database("catalog")
+    assert await seed(url) > 60
+    return url
+
+
+@pytest.fixture(scope="module")
+async def client(demo_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_asgi(create_app(catalog_settings(demo_url))) as client:
+        yield client
+
+
+def make_client(
+    database_url: str, *, importer: AnimeImporter | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An app on a fresh database (for tests that write)."""
+    return _serve(database_url, importer)
+
+
+async def _serve(
+    database_url: str, importer: AnimeImporter | None
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_asgi(create_app(catalog_settings(database_url), importer=importer)) as client:
+        yield client
