@@ -1,7 +1,154 @@
-"""Routes of the library service (`/health` and `/openapi.json` come from anime_common)."""
+"""Routes of the library service (`/health` and `/openapi.json` come from anime_common).
+
+Reads need a valid token, writes `write:content`. Writes answer 202 with the
+job that will do them (API.md, Library).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import uuid
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from anime_common import (
+    JSONResponse,
+    PageParams,
+    current_principal,
+    document,
+    list_response,
+    parse_body,
+    parse_query,
+    requires,
+)
+from anime_library import service
+from anime_library.schemas import (
+    ContinueOut,
+    ContinueQuery,
+    FavoriteAccepted,
+    FavoriteIn,
+    FavoriteOut,
+    JobAccepted,
+    JobOut,
+    ProgressAccepted,
+    ProgressIn,
+    ProgressOut,
+    ProgressQuery,
+)
+
+TAGS = ("library",)
+WRITE = "write:content"
+
+
+def _state(request: Request) -> service.LibraryState:
+    state: service.LibraryState = request.app.state.library
+    return state
+
+
+def _user(request: Request) -> uuid.UUID:
+    return service.user_id_of(current_principal(request).subject)
+
+
+@document("The user's favorites, newest first", query=PageParams, response=list[FavoriteOut],
+          errors=[503], tags=TAGS)  # fmt: skip
+@requires()
+async def list_favorites(request: Request) -> Response:
+    page = parse_query(request, PageParams)
+    items, total = await service.list_favorites(
+        state=_state(request), user_id=_user(request), limit=page.limit, offset=page.offset
+    )
+    return list_response(request, items, total=total, page=page)
+
+
+@document("Add a favorite (written by a job); an existing one keeps its id", body=FavoriteIn,
+          response=FavoriteAccepted, status_code=202, errors=[404, 503], tags=TAGS)  # fmt: skip
+@requires(WRITE)
+async def add_favorite(request: Request) -> Response:
+    body = await parse_body(request, FavoriteIn)
+    row, job = await service.add_favorite(
+        state=_state(request), user_id=_user(request), reference=body.anime_id
+    )
+    return JSONResponse(
+        {"id": row.id, "anime_id": row.anime_id, "created_at": row.created_at,
+         "job": job.to_dict()},
+        status_code=202,
+    )  # fmt: skip
+
+
+@document("Remove a favorite by its id or its anime's id (written by a job)",
+          response=JobAccepted, status_code=202, errors=[503], tags=TAGS)  # fmt: skip
+@requires(WRITE)
+async def remove_favorite(request: Request) -> Response:
+    job = await service.remove_favorite(
+        state=_state(request), user_id=_user(request), reference=request.path_params["x"]
+    )
+    return JSONResponse({"job": job.to_dict()}, status_code=202)
+
+
+@document("Record where the user is in an episode (written by a job; the newest wins)",
+          body=ProgressIn, response=ProgressAccepted, status_code=202, errors=[404, 503],
+          tags=TAGS)  # fmt: skip
+@requires(WRITE)
+async def record_progress(request: Request) -> Response:
+    body = await parse_body(request, ProgressIn)
+    row, job = await service.record_progress(
+        state=_state(request), user_id=_user(request), data=body
+    )
+    return JSONResponse(
+        {
+            "anime_id": row.anime_id,
+            "episode": row.episode,
+            "position_seconds": row.position_seconds,
+            "progress_percent": row.progress_percent,
+            "last_watched_at": row.last_watched_at,
+            "job": job.to_dict(),
+        },
+        status_code=202,
+    )
+
+
+@document("Per-episode progress in one anime", query=ProgressQuery, response=list[ProgressOut],
+          errors=[503], tags=TAGS)  # fmt: skip
+@requires()
+async def list_progress(request: Request) -> Response:
+    query = parse_query(request, ProgressQuery)
+    items, total = await service.progress_of(
+        state=_state(request),
+        user_id=_user(request),
+        reference=query.anime_id,
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return list_response(request, items, total=total, page=query)
+
+
+@document("Continue watching: the latest episode of each anime, most recent first",
+          query=ContinueQuery, response=list[ContinueOut], errors=[503], tags=TAGS)  # fmt: skip
+@requires()
+async def continue_watching(request: Request) -> Response:
+    query = parse_query(request, ContinueQuery)
+    items, total = await service.continue_watching(
+        state=_state(request), user_id=_user(request), limit=query.limit, offset=query.offset
+    )
+    return list_response(request, items, total=total, page=query)
+
+
+@document("One of the user's jobs", response=JobOut, errors=[404], tags=TAGS)
+@requires()
+async def get_job(request: Request) -> Response:
+    job = service.job_of(
+        state=_state(request), user_id=_user(request), raw_id=request.path_params["id"]
+    )
+    return JSONResponse(job.to_dict())
+
+
+routes: list[BaseRoute] = [
+    Route("/favorites", list_favorites, methods=["GET"]),
+    Route("/favorites", add_favorite, methods=["POST"]),
+    Route("/favorites/{x}", remove_favorite, methods=["DELETE"]),
+    Route("/watch/progress", list_progress, methods=["GET"]),
+    Route("/watch/progress", record_progress, methods=["POST"]),
+    Route("/watch/continue", continue_watching, methods=["GET"]),
+    Route("/jobs/{id}", get_job, methods=["GET"]),
+]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from anime_common import CommonSettings
 
 
@@ -11,3 +13,21 @@ class LibrarySettings(CommonSettings):
     SERVICE_NAME: ClassVar[str] = "library"
 
     PORT: int = 8003
+
+    # The catalog's internal endpoints (never routed by Traefik), and how long a
+    # lookup may be reused: titles and posters change rarely, episode counts seldom.
+    CATALOG_SERVICE_URL: str = "http://127.0.0.1:8002"
+    CATALOG_CACHE_SECONDS: float = Field(default=30.0, ge=0)
+    CATALOG_CACHE_ENTRIES: int = Field(default=10_000, ge=1)
+
+    # The job runner (jobs.py): a fixed worker count, a bounded queue, bounded memory.
+    JOB_WORKERS: int = Field(default=4, ge=1, le=64)
+    JOB_QUEUE_SIZE: int = Field(default=10_000, ge=1)
+    JOB_BATCH_SIZE: int = Field(default=200, ge=1, le=5_000)
+    JOB_RETRY_ATTEMPTS: int = Field(default=3, ge=0, le=20)
+    JOB_RETRY_BACKOFF_SECONDS: float = Field(default=0.1, ge=0)
+    JOB_RETENTION_SECONDS: float = Field(default=600.0, gt=0)
+    JOB_RETENTION_MAX: int = Field(default=50_000, ge=1)
+    # Within uvicorn's SHUTDOWN_GRACE_SECONDS budget: queued work gets this long
+    # to commit after SIGTERM before the rest is logged and dropped.
+    JOB_DRAIN_SECONDS: float = Field(default=8.0, ge=0)

@@ -1,0 +1,261 @@
+"""The catalog as the library sees it: anime by id in batches, HiAnime ids, episode durations.
+
+Everything the library asks the catalog goes through `CatalogClient`, so a
+change of the catalog's endpoints touches this file only. Used endpoints:
+
+- `POST /internal/anime/batch` `{"ids": [...]}` (service token): anime by id,
+  unknown ids left out; one call for a whole page of favorites;
+- `GET /internal/hianime/{id}` (service token): the anime of a HiAnime id,
+  imported by the catalog when it does not know it yet; 404 when nobody does;
+- `GET /releases?anime_id=` and `GET /episodes?release_id=` (public): an
+  episode's duration, needed only to validate a watch position.
+
+Answers are cached for `ttl` seconds (titles, posters and durations change
+rarely; a favorite needs the anime to exist, not to be fresh to the second).
+A catalog that cannot be reached or answers 5xx is our 503, so nothing is
+enqueued on a guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from anime_common import NotFoundError, ServiceUnavailableError, TokenVerifier
+
+logger = logging.getLogger("anime_library.catalog")
+
+HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
+_BATCH_LIMIT = 500  # the catalog's MAX_BATCH_IDS
+_TOKEN_LIFETIME = 300
+_TOKEN_REUSE = 240  # re-sign a minute before the catalog would refuse it
+# How far around episode N a page of episodes starts: numbering may begin at
+# 0 or 1 and have a few gaps, so N usually sits in the middle of the page.
+_EPISODE_WINDOW = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AnimeInfo:
+    """What the library needs of an anime."""
+
+    id: uuid.UUID
+    title: str
+    poster: str | None
+    episodes_total: int | None
+    hianime_id: str | None
+
+    @classmethod
+    def from_catalog(cls, row: dict[str, Any]) -> AnimeInfo:
+        return cls(
+            id=uuid.UUID(str(row["id"])),
+            title=str(row["title"]),
+            poster=row.get("poster"),
+            episodes_total=row.get("episodes_total"),
+            hianime_id=row.get("hianime_id"),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The `anime` object of API.md's library answers."""
+        return {"id": self.id, "title": self.title, "poster": self.poster}
+
+
+class TTLCache:
+    """A small LRU whose entries expire `ttl` seconds after they were stored."""
+
+    def __init__(self, *, ttl: float, max_entries: int) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: Hashable) -> tuple[bool, Any]:
+        """`(True, value)` for a fresh entry, `(False, None)` otherwise."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False, None
+        if entry[0] < time.monotonic():
+            del self._entries[key]
+            return False, None
+        self._entries.move_to_end(key)
+        return True, entry[1]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if self._ttl <= 0:
+            return
+        self._entries[key] = (time.monotonic() + self._ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class CatalogClient:
+    """Calls to the catalog over the service's one shared httpx client."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        verifier: TokenVerifier,
+        ttl: float = 30.0,
+        max_entries: int = 10_000,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._verifier = verifier
+        self.cache = TTLCache(ttl=ttl, max_entries=max_entries)
+        self._token: tuple[float, str] | None = None
+        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+
+    # --- anime -----------------------------------------------------------------------
+
+    async def resolve(self, reference: str) -> AnimeInfo:
+        """The anime of a catalog UUID or a HiAnime id; 404 when the catalog knows neither."""
+        try:
+            anime_id = uuid.UUID(reference)
+        except ValueError:
+            anime_id = None
+        if anime_id is not None:
+            found: AnimeInfo | None = await self._once(
+                ("anime", anime_id), lambda: self._one(anime_id)
+            )
+        elif HIANIME_ID.fullmatch(reference):
+            found = await self._once(("hianime", reference), lambda: self._hianime(reference))
+        else:
+            found = None
+        if found is None:
+            raise NotFoundError("Anime not found")
+        return found
+
+    async def _one(self, anime_id: uuid.UUID) -> AnimeInfo | None:
+        return (await self.lookup([anime_id])).get(anime_id)
+
+    async def _hianime(self, reference: str) -> AnimeInfo | None:
+        response = await self._call("GET", f"/internal/hianime/{quote(reference, safe='')}")
+        if response.status_code == 404:
+            return None  # not cached: the catalog may learn it any moment
+        info = AnimeInfo.from_catalog(response.json())
+        self.cache.put(("hianime", reference), info)
+        self.cache.put(("anime", info.id), info)
+        return info
+
+    async def lookup(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, AnimeInfo]:
+        """Known anime among `ids`: cached ones, the rest in one batch call per 500."""
+        found: dict[uuid.UUID, AnimeInfo] = {}
+        missing: list[uuid.UUID] = []
+        for anime_id in dict.fromkeys(ids):
+            fresh, cached = self.cache.get(("anime", anime_id))
+            if fresh:
+                found[anime_id] = cached
+            else:
+                missing.append(anime_id)
+        for start in range(0, len(missing), _BATCH_LIMIT):
+            chunk = missing[start : start + _BATCH_LIMIT]
+            response = await self._call(
+                "POST", "/internal/anime/batch", json={"ids": [str(item) for item in chunk]}
+            )
+            for row in response.json():
+                info = AnimeInfo.from_catalog(row)
+                self.cache.put(("anime", info.id), info)
+                found[info.id] = info
+        return found
+
+    # --- episodes --------------------------------------------------------------------
+
+    async def episode_duration(self, *, anime_id: uuid.UUID, episode: int) -> int | None:
+        """Seconds of episode `episode` of an anime, None when the catalog does not say.
+
+        Episode numbers count through the anime; the first release (by season)
+        holding that number decides.
+        """
+        duration: int | None = await self._once(
+            ("duration", anime_id, episode),
+            lambda: self._duration(anime_id=anime_id, episode=episode),
+        )
+        return duration
+
+    async def _duration(self, *, anime_id: uuid.UUID, episode: int) -> int | None:
+        duration: int | None = None
+        releases = await self._call(
+            "GET", "/releases", params={"anime_id": str(anime_id), "limit": 100}
+        )
+        ordered = sorted(
+            releases.json(),
+            key=lambda release: (release.get("season_number") or 0, release["created_at"]),
+        )
+        for release in ordered:
+            page = await self._call(
+                "GET",
+                "/episodes",
+                params={
+                    "release_id": release["id"],
+                    "limit": 100,
+                    "offset": max(0, episode - _EPISODE_WINDOW),
+                },
+            )
+            if page.status_code != 200:
+                continue  # the release went away between the two calls
+            match = next((row for row in page.json() if row["number"] == episode), None)
+            if match is not None:
+                duration = match.get("duration_seconds")
+                break
+        self.cache.put(("duration", anime_id, episode), duration)
+        return duration
+
+    # --- plumbing --------------------------------------------------------------------
+
+    async def _once(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        """The cached value of `key`, else one load shared by every caller asking meanwhile.
+
+        Without it, a cold cache under load sends the catalog one identical
+        request per waiting client (a thundering herd on the first minute).
+        """
+        fresh, value = self.cache.get(key)
+        if fresh:
+            return value
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(load())
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda done: self._settle(key, done))
+        # A caller that goes away must not cancel the load the others wait for.
+        return await asyncio.shield(pending)
+
+    def _settle(self, key: Hashable, done: asyncio.Future[Any]) -> None:
+        self._inflight.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here, so nobody is warned about it when unawaited
+
+    def _service_token(self) -> str:
+        now = time.monotonic()
+        if self._token is None or self._token[0] < now:
+            token = self._verifier.issue_service_token("library", expires_in=_TOKEN_LIFETIME)
+            self._token = (now + _TOKEN_REUSE, token)
+        return self._token[1]
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; 200 and 404 come back, anything else is the catalog's unavailability."""
+        headers = {"Authorization": f"Bearer {self._service_token()}"}
+        try:
+            response = await self._http.request(
+                method, f"{self._base_url}{path}", headers=headers, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            logger.warning("catalog %s %s failed: %r", method, path, exc)
+            raise ServiceUnavailableError("The catalog is unavailable; try again soon") from exc
+        if response.status_code in (200, 404):
+            return response
+        logger.warning("catalog %s %s answered %d", method, path, response.status_code)
+        raise ServiceUnavailableError("The catalog is unavailable; try again soon")

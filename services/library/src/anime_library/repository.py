@@ -1,0 +1,253 @@
+"""All SQL of the library service.
+
+Writes take many rows at once (`INSERT ... SELECT FROM unnest(...)`): the job
+runner hands a whole batch of queued jobs to one statement (PERF_NOTES.md).
+Reads run on an autocommit connection: no BEGIN/ROLLBACK around one SELECT.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class FavoriteRow:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    anime_id: uuid.UUID
+    created_at: datetime.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressRow:
+    user_id: uuid.UUID
+    anime_id: uuid.UUID
+    episode: int
+    position_seconds: float | None
+    progress_percent: float | None
+    completed: bool
+    last_watched_at: datetime.datetime
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    # asyncpg answers textual queries with its own UUID type, which JSON encoders refuse.
+    return value if type(value) is uuid.UUID else uuid.UUID(int=value.int)
+
+
+def _favorite(row: Any) -> FavoriteRow:
+    return FavoriteRow(
+        id=_uuid(row.id),
+        user_id=_uuid(row.user_id),
+        anime_id=_uuid(row.anime_id),
+        created_at=row.created_at,
+    )
+
+
+def _progress(row: Any) -> ProgressRow:
+    return ProgressRow(
+        user_id=_uuid(row.user_id),
+        anime_id=_uuid(row.anime_id),
+        episode=row.episode,
+        position_seconds=row.position_seconds,
+        progress_percent=row.progress_percent,
+        completed=row.completed,
+        last_watched_at=row.last_watched_at,
+    )
+
+
+# --- writes (inside a job's transaction) --------------------------------------------
+
+_INSERT_FAVORITES = text(
+    """
+    INSERT INTO library.favorites (id, user_id, anime_id, created_at)
+    SELECT * FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:users AS uuid[]), CAST(:animes AS uuid[]),
+        CAST(:times AS timestamptz[]))
+    ON CONFLICT (user_id, anime_id) DO NOTHING
+    """
+)
+
+_DELETE_FAVORITES = text(
+    """
+    DELETE FROM library.favorites AS f
+    USING unnest(CAST(:users AS uuid[]), CAST(:animes AS uuid[])) AS d(user_id, anime_id)
+    WHERE f.user_id = d.user_id AND f.anime_id = d.anime_id
+    """
+)
+
+# The newest sighting wins even if an older one is written later (another
+# replica, a retry): a row only moves forward in time.
+_UPSERT_PROGRESS = text(
+    """
+    INSERT INTO library.watch_progress AS w
+        (user_id, anime_id, episode, position_seconds, progress_percent, completed,
+         last_watched_at)
+    SELECT * FROM unnest(
+        CAST(:users AS uuid[]), CAST(:animes AS uuid[]), CAST(:episodes AS integer[]),
+        CAST(:positions AS double precision[]), CAST(:percents AS double precision[]),
+        CAST(:completed AS boolean[]), CAST(:times AS timestamptz[]))
+    ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET
+        position_seconds = excluded.position_seconds,
+        progress_percent = excluded.progress_percent,
+        completed = excluded.completed,
+        last_watched_at = excluded.last_watched_at
+    WHERE w.last_watched_at <= excluded.last_watched_at
+    """
+)
+
+
+async def insert_favorites(*, session: AsyncSession, rows: Sequence[FavoriteRow]) -> None:
+    """Insert favorites; a pair that is already a favorite is left as it is."""
+    await session.execute(
+        _INSERT_FAVORITES,
+        {
+            "ids": [row.id for row in rows],
+            "users": [row.user_id for row in rows],
+            "animes": [row.anime_id for row in rows],
+            "times": [row.created_at for row in rows],
+        },
+    )
+
+
+async def delete_favorites(
+    *, session: AsyncSession, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> None:
+    """Delete favorites by (user, anime); pairs that match nothing are fine."""
+    await session.execute(
+        _DELETE_FAVORITES,
+        {"users": [user for user, _ in pairs], "animes": [anime for _, anime in pairs]},
+    )
+
+
+async def upsert_progress(*, session: AsyncSession, rows: Sequence[ProgressRow]) -> None:
+    """One row per (user, anime, episode); rows of one statement must not share that key."""
+    await session.execute(
+        _UPSERT_PROGRESS,
+        {
+            "users": [row.user_id for row in rows],
+            "animes": [row.anime_id for row in rows],
+            "episodes": [row.episode for row in rows],
+            "positions": [row.position_seconds for row in rows],
+            "percents": [row.progress_percent for row in rows],
+            "completed": [row.completed for row in rows],
+            "times": [row.last_watched_at for row in rows],
+        },
+    )
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+async def favorite_by_pair(
+    *, connection: AsyncConnection, user_id: uuid.UUID, anime_id: uuid.UUID
+) -> FavoriteRow | None:
+    result = await connection.execute(
+        text(
+            "SELECT id, user_id, anime_id, created_at FROM library.favorites"
+            " WHERE user_id = :user AND anime_id = :anime"
+        ),
+        {"user": user_id, "anime": anime_id},
+    )
+    row = result.first()
+    return _favorite(row) if row is not None else None
+
+
+async def favorite_anime_id(
+    *, connection: AsyncConnection, user_id: uuid.UUID, favorite_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The anime of one of the user's favorites, by the favorite's id."""
+    result = await connection.execute(
+        text("SELECT anime_id FROM library.favorites WHERE id = :id AND user_id = :user"),
+        {"id": favorite_id, "user": user_id},
+    )
+    value = result.scalar()
+    return _uuid(value) if value is not None else None
+
+
+async def list_favorites(
+    *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[FavoriteRow], int]:
+    """A page of the user's favorites, newest first, and how many there are."""
+    result = await connection.execute(
+        text(
+            "SELECT id, user_id, anime_id, created_at, count(*) OVER () AS total"
+            " FROM library.favorites WHERE user_id = :user"
+            " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
+        ),
+        {"user": user_id, "limit": limit, "offset": offset},
+    )
+    rows = result.all()
+    if not rows:
+        return [], await _count(
+            connection, "SELECT count(*) FROM library.favorites WHERE user_id = :user", user_id
+        )
+    return [_favorite(row) for row in rows], int(rows[0].total)
+
+
+async def progress_of_anime(
+    *, connection: AsyncConnection, user_id: uuid.UUID, anime_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[ProgressRow], int]:
+    """A page of the user's per-episode progress in one anime, by episode."""
+    result = await connection.execute(
+        text(
+            "SELECT user_id, anime_id, episode, position_seconds, progress_percent, completed,"
+            " last_watched_at, count(*) OVER () AS total FROM library.watch_progress"
+            " WHERE user_id = :user AND anime_id = :anime"
+            " ORDER BY episode LIMIT :limit OFFSET :offset"
+        ),
+        {"user": user_id, "anime": anime_id, "limit": limit, "offset": offset},
+    )
+    rows = result.all()
+    if not rows:
+        total = await _count(
+            connection,
+            "SELECT count(*) FROM library.watch_progress WHERE user_id = :user"
+            " AND anime_id = :anime",
+            user_id,
+            anime=anime_id,
+        )
+        return [], total
+    return [_progress(row) for row in rows], int(rows[0].total)
+
+
+async def continue_watching(
+    *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[ProgressRow], int]:
+    """The latest progress row of each anime the user watched, most recent first."""
+    result = await connection.execute(
+        text(
+            """
+            SELECT *, count(*) OVER () AS total FROM (
+                SELECT DISTINCT ON (anime_id)
+                    user_id, anime_id, episode, position_seconds, progress_percent, completed,
+                    last_watched_at
+                FROM library.watch_progress WHERE user_id = :user
+                ORDER BY anime_id, last_watched_at DESC, episode DESC
+            ) AS latest
+            ORDER BY last_watched_at DESC, anime_id LIMIT :limit OFFSET :offset
+            """
+        ),
+        {"user": user_id, "limit": limit, "offset": offset},
+    )
+    rows = result.all()
+    if not rows:
+        total = await _count(
+            connection,
+            "SELECT count(DISTINCT anime_id) FROM library.watch_progress WHERE user_id = :user",
+            user_id,
+        )
+        return [], total
+    return [_progress(row) for row in rows], int(rows[0].total)
+
+
+async def _count(connection: AsyncConnection, sql: str, user_id: uuid.UUID, **extra: Any) -> int:
+    """The total behind an empty page (past the end, or nothing at all)."""
+    result = await connection.execute(text(sql), {"user": user_id, **extra})
+    return int(result.scalar() or 0)

@@ -1,0 +1,334 @@
+"""The library's rules: what is checked before a change is queued, and what its job writes.
+
+Requests never write: they validate (the anime through the catalog, the
+numbers against its episode count and duration), submit a job and answer 202.
+The job handlers below are the only writers, each in the runner's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from anime_common import (
+    Database,
+    FieldError,
+    NotFoundError,
+    PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
+    ValidationError,
+)
+from anime_library import repository
+from anime_library.catalog_client import HIANIME_ID, AnimeInfo, CatalogClient
+from anime_library.jobs import Job, JobRunner, JobStatus, Work
+from anime_library.repository import FavoriteRow, ProgressRow
+from anime_library.schemas import ProgressIn
+
+# An episode counts as watched from here on (API.md).
+COMPLETED_PERCENT = 90.0
+# Favorite ids are derived from (user, anime): two identical requests, two
+# replicas or a re-add after a removal all name the same favorite.
+_FAVORITE_NAMESPACE = uuid.UUID("6f1c2a4e-9a43-4c55-8f0e-1d3c5b7a9e21")
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryState:
+    """The long-lived parts of the service, built in its lifespan."""
+
+    database: Database
+    reader: AsyncEngine  # autocommit: reads need no transaction
+    catalog: CatalogClient
+    runner: JobRunner
+
+
+def user_id_of(subject: str) -> uuid.UUID:
+    """A library belongs to a user account; service tokens have none."""
+    try:
+        return uuid.UUID(subject)
+    except ValueError:
+        raise PermissionError("Only user accounts have a library") from None
+
+
+def favorite_id(*, user_id: uuid.UUID, anime_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(_FAVORITE_NAMESPACE, f"{user_id}:{anime_id}")
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+# --- job handlers: the only writers -----------------------------------------------------
+
+
+async def write_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    await repository.insert_favorites(session=session, rows=payloads)
+
+
+async def remove_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    await repository.delete_favorites(session=session, pairs=payloads)
+
+
+async def write_progress(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    for row in payloads:
+        check_progress(row)
+    await repository.upsert_progress(session=session, rows=payloads)
+
+
+def check_progress(row: ProgressRow) -> None:
+    """What the route validated, checked again where the row is written."""
+    problems: list[FieldError] = []
+    if row.episode < 1:
+        problems.append({"field": "episode", "message": "must be at least 1"})
+    if row.position_seconds is not None and row.position_seconds < 0:
+        problems.append({"field": "position_seconds", "message": "must not be negative"})
+    if row.progress_percent is not None and not 0 <= row.progress_percent <= 100:
+        problems.append({"field": "progress_percent", "message": "must be between 0 and 100"})
+    if row.position_seconds is None and row.progress_percent is None:
+        problems.append({"field": "position_seconds", "message": "no progress given"})
+    if problems:
+        raise ValidationError("Invalid watch progress", fields=problems)
+
+
+# --- favorites ----------------------------------------------------------------------------
+
+
+def _favorite_lane(user_id: uuid.UUID, anime_id: uuid.UUID | str) -> str:
+    # Add and remove of one favorite share a lane, so they land in the order sent.
+    return f"favorite:{user_id}:{anime_id}"
+
+
+async def add_favorite(
+    *, state: LibraryState, user_id: uuid.UUID, reference: str
+) -> tuple[FavoriteRow, Job]:
+    """Check the anime, then queue the insert; an existing favorite keeps its id and date."""
+    anime = await state.catalog.resolve(reference)
+    key = f"favorite:add:{user_id}:{anime.id}"
+    lane = _favorite_lane(user_id, anime.id)
+    row = FavoriteRow(
+        id=favorite_id(user_id=user_id, anime_id=anime.id),
+        user_id=user_id,
+        anime_id=anime.id,
+        created_at=_now(),
+    )
+    open_job = state.runner.latest(key)
+    if open_job is not None and not open_job.finished:
+        pending: FavoriteRow = open_job.work.payload
+        return pending, open_job  # an identical request is being written: no read needed
+    read_at = _now()
+    async with state.reader.connect() as connection:
+        stored = await repository.favorite_by_pair(
+            connection=connection, user_id=user_id, anime_id=anime.id
+        )
+    latest = state.runner.latest(key)
+    removal = state.runner.latest(f"favorite:remove:{user_id}:{anime.id}")
+    if removal is not None and not removal.finished:
+        # The row is about to go: only a new add, queued behind the removal, keeps it.
+        stored, latest = None, None
+    if latest is not None and (
+        not latest.finished
+        or (
+            latest.status is JobStatus.SUCCEEDED
+            # An identical request's job that committed while we read: its row is ours.
+            and (stored is not None or _finished_after(latest, read_at))
+        )
+    ):
+        same: FavoriteRow = stored or latest.work.payload
+        return same, latest
+    job = state.runner.submit(
+        key, Work(write_favorites, stored or row, lane=lane), owner=str(user_id)
+    )
+    queued: FavoriteRow = job.work.payload
+    return queued, job
+
+
+def _finished_after(job: Job, moment: datetime.datetime) -> bool:
+    return job.finished_at is not None and job.finished_at >= moment
+
+
+async def remove_favorite(*, state: LibraryState, user_id: uuid.UUID, reference: str) -> Job:
+    """Queue the removal of a favorite named by its id, its anime's id or HiAnime id."""
+    anime_id: uuid.UUID | None = None
+    try:
+        given = uuid.UUID(reference)
+    except ValueError:
+        given = None
+    if given is not None:
+        async with state.reader.connect() as connection:
+            anime_id = await repository.favorite_anime_id(
+                connection=connection, user_id=user_id, favorite_id=given
+            )
+        anime_id = anime_id or _pending_favorite(state=state, user_id=user_id, favorite=given)
+        anime_id = anime_id or given
+    elif HIANIME_ID.fullmatch(reference):
+        try:
+            anime_id = (await state.catalog.resolve(reference)).id
+        except NotFoundError:
+            anime_id = None
+    target: uuid.UUID | str = anime_id or reference
+    lane = _favorite_lane(user_id, target)
+    work = (
+        Work(remove_favorites, (user_id, anime_id), lane=lane)
+        if anime_id is not None
+        else Work(remove_nothing, None, lane=lane)
+    )
+    return state.runner.submit(f"favorite:remove:{user_id}:{target}", work, owner=str(user_id))
+
+
+def _pending_favorite(
+    *, state: LibraryState, user_id: uuid.UUID, favorite: uuid.UUID
+) -> uuid.UUID | None:
+    """The anime of a favorite whose add is still queued (its row is not written yet)."""
+    prefix = f"favorite:add:{user_id}:"
+    for job in state.runner.open_jobs():
+        if job.key.startswith(prefix) and job.work.payload.id == favorite:
+            anime_id: uuid.UUID = job.work.payload.anime_id
+            return anime_id
+    return None
+
+
+async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    """The job of a removal that matched no anime: succeeds, writes nothing (API.md: 202)."""
+
+
+async def list_favorites(
+    *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    async with state.reader.connect() as connection:
+        rows, total = await repository.list_favorites(
+            connection=connection, user_id=user_id, limit=limit, offset=offset
+        )
+    anime = await state.catalog.lookup(row.anime_id for row in rows)
+    return [
+        {
+            "id": row.id,
+            "anime_id": row.anime_id,
+            "created_at": row.created_at,
+            "anime": _summary(anime.get(row.anime_id), row.anime_id),
+        }
+        for row in rows
+    ], total
+
+
+def _summary(anime: AnimeInfo | None, anime_id: uuid.UUID) -> dict[str, Any]:
+    # An anime the catalog dropped keeps its place in the list, without a title.
+    if anime is None:
+        return {"id": anime_id, "title": None, "poster": None}
+    return anime.summary()
+
+
+# --- watch progress ----------------------------------------------------------------------
+
+
+async def record_progress(
+    *, state: LibraryState, user_id: uuid.UUID, data: ProgressIn
+) -> tuple[ProgressRow, Job]:
+    """Validate against the catalog (API.md), then queue the upsert; the newest one wins."""
+    if data.position_seconds is None and data.progress_percent is None:
+        message = "position_seconds or progress_percent is required"
+        raise ValidationError(
+            "Invalid watch progress",
+            fields=[
+                {"field": "position_seconds", "message": message},
+                {"field": "progress_percent", "message": message},
+            ],
+        )
+    anime = await state.catalog.resolve(data.anime_id)
+    if anime.episodes_total and data.episode > anime.episodes_total:
+        raise ValidationError.for_field(
+            "episode", f"this anime has {anime.episodes_total} episodes"
+        )
+    percent = data.progress_percent
+    if data.position_seconds is not None:
+        duration = await state.catalog.episode_duration(anime_id=anime.id, episode=data.episode)
+        if duration and data.position_seconds > duration:
+            raise ValidationError.for_field(
+                "position_seconds", f"this episode lasts {duration} seconds"
+            )
+        if percent is None and duration:
+            percent = round(data.position_seconds * 100 / duration, 2)
+    row = ProgressRow(
+        user_id=user_id,
+        anime_id=anime.id,
+        episode=data.episode,
+        position_seconds=data.position_seconds,
+        progress_percent=percent,
+        completed=percent is not None and percent >= COMPLETED_PERCENT,
+        last_watched_at=_now(),
+    )
+    key = f"watch-progress:{user_id}:{anime.id}:{data.episode}"
+    job = state.runner.submit(key, Work(write_progress, row), owner=str(user_id), replace=True)
+    return row, job
+
+
+async def anime_id_for_reading(*, state: LibraryState, reference: str) -> uuid.UUID | None:
+    """A UUID is used as it is (no catalog call); a HiAnime id is resolved."""
+    try:
+        return uuid.UUID(reference)
+    except ValueError:
+        pass
+    try:
+        return (await state.catalog.resolve(reference)).id
+    except NotFoundError:
+        return None
+
+
+async def progress_of(
+    *, state: LibraryState, user_id: uuid.UUID, reference: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    anime_id = await anime_id_for_reading(state=state, reference=reference)
+    if anime_id is None:
+        return [], 0
+    async with state.reader.connect() as connection:
+        rows, total = await repository.progress_of_anime(
+            connection=connection, user_id=user_id, anime_id=anime_id, limit=limit, offset=offset
+        )
+    return [
+        {
+            "episode": row.episode,
+            "position_seconds": row.position_seconds,
+            "progress_percent": row.progress_percent,
+            "completed": row.completed,
+            "last_watched_at": row.last_watched_at,
+        }
+        for row in rows
+    ], total
+
+
+async def continue_watching(
+    *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    async with state.reader.connect() as connection:
+        rows, total = await repository.continue_watching(
+            connection=connection, user_id=user_id, limit=limit, offset=offset
+        )
+    anime = await state.catalog.lookup(row.anime_id for row in rows)
+    return [
+        {
+            "anime_id": row.anime_id,
+            "episode": row.episode,
+            "position_seconds": row.position_seconds,
+            "progress_percent": row.progress_percent,
+            "last_watched_at": row.last_watched_at,
+            "anime": _summary(anime.get(row.anime_id), row.anime_id),
+        }
+        for row in rows
+    ], total
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+def job_of(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> Job:
+    """A job of this user; anyone else's (or an unknown or expired one) is a 404."""
+    try:
+        job_id = uuid.UUID(raw_id)
+    except ValueError:
+        raise NotFoundError("Job not found") from None
+    job = state.runner.get(job_id)
+    if job is None or job.owner != str(user_id):
+        raise NotFoundError("Job not found")
+    return job
