@@ -1,10 +1,33 @@
-"""Settings of the proxy service: the common ones plus its own."""
+"""Settings of the proxy service: the common ones plus its upstreams, cache and breaker."""
 
 from __future__ import annotations
 
 from typing import ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
 
 from anime_common import CommonSettings
+
+
+def _base_url(value: str) -> str:
+    """An `http(s)://host[:port][/path]` base without query, fragment or credentials.
+
+    The upstream hosts come only from here: no route ever takes a URL from a
+    client, so this is the whole list of hosts the proxy can reach.
+    """
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise ValueError(f"{value!r} is not an http(s) base URL")
+    return url
 
 
 class ProxySettings(CommonSettings):
@@ -13,3 +36,53 @@ class ProxySettings(CommonSettings):
     REQUIRES_DATABASE: ClassVar[bool] = False
 
     PORT: int = 8005
+
+    HIANIME_API_URL: str = "http://127.0.0.1:4000"
+    ANILIST_API_URL: str = "https://graphql.anilist.co"
+    # Where episode UUIDs are resolved and imported anime upserted; unset = not available.
+    CATALOG_SERVICE_URL: str | None = None
+
+    # Per-call timeouts for the upstreams (the shared client's own are the defaults for the rest).
+    UPSTREAM_CONNECT_TIMEOUT: float = Field(default=3.0, gt=0)
+    UPSTREAM_READ_TIMEOUT: float = Field(default=10.0, gt=0)
+    # Retries of idempotent calls on connection errors and 502/503/504, with jittered backoff.
+    UPSTREAM_RETRIES: int = Field(default=2, ge=0, le=5)
+    UPSTREAM_RETRY_BACKOFF: float = Field(default=0.2, ge=0)
+    # A 429's Retry-After longer than this is not waited out inside a request.
+    UPSTREAM_MAX_RETRY_AFTER: float = Field(default=3600.0, gt=0)
+
+    CACHE_ENABLED: bool = True
+    CACHE_MAX_ENTRIES: int = Field(default=5000, ge=1)
+    CACHE_MAX_BYTES: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # How long past its TTL an entry may still be served when the upstream fails.
+    CACHE_STALE_IF_ERROR: float = Field(default=6 * 3600.0, ge=0)
+    CACHE_TTL_HOME: float = Field(default=600.0, ge=0)
+    CACHE_TTL_SCHEDULE: float = Field(default=900.0, ge=0)
+    CACHE_TTL_ANIME: float = Field(default=3600.0, ge=0)
+    CACHE_TTL_EPISODES: float = Field(default=900.0, ge=0)
+    CACHE_TTL_NEXT_EPISODE: float = Field(default=300.0, ge=0)
+    CACHE_TTL_SEARCH: float = Field(default=300.0, ge=0)
+    CACHE_TTL_SERVERS: float = Field(default=300.0, ge=0)
+    # Stream URLs are tokenised and short-lived: keep sources briefly.
+    CACHE_TTL_SOURCES: float = Field(default=30.0, ge=0)
+
+    BREAKER_FAILURE_THRESHOLD: int = Field(default=5, ge=1)
+    BREAKER_RESET_SECONDS: float = Field(default=30.0, gt=0)
+
+    HEALTH_PROBE_TIMEOUT: float = Field(default=2.0, gt=0)
+    HEALTH_PROBE_TTL: float = Field(default=5.0, ge=0)
+
+    # Upstream calls of one AniList import in flight at once.
+    IMPORT_CONCURRENCY: int = Field(default=4, ge=1, le=32)
+    IMPORT_MAX_ENTRIES: int = Field(default=2000, ge=1)
+    IMPORT_CANDIDATES: int = Field(default=3, ge=1, le=10)
+
+    @field_validator("HIANIME_API_URL", "ANILIST_API_URL")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        return _base_url(value)
+
+    @field_validator("CATALOG_SERVICE_URL")
+    @classmethod
+    def _check_catalog_url(cls, value: str | None) -> str | None:
+        return _base_url(value) if value else None

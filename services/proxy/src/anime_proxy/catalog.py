@@ -1,0 +1,93 @@
+"""The catalog's internal endpoints the proxy uses, with a service token.
+
+- `GET {CATALOG_SERVICE_URL}/internal/episodes/{uuid}/hianime` →
+  `{"episode_id", "hianime_episode_id"}`; 404 when the episode is unknown or has no
+  HiAnime id.
+- `POST {CATALOG_SERVICE_URL}/internal/anime` with an `AnimeIn` document (keyed by
+  `anilist_id` or `hianime_id`) → 201 created / 200 updated, the catalog's Anime.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from anime_common import (
+    AppError,
+    BadGatewayError,
+    NotFoundError,
+    ServiceUnavailableError,
+    TokenVerifier,
+)
+from anime_proxy.schemas import EPISODE_ID
+from anime_proxy.upstream import transport_error
+
+_WHAT = "The catalog"
+
+
+class CatalogClient:
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        base_url: str | None,
+        verifier: TokenVerifier,
+        timeout: httpx.Timeout,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/") if base_url else None
+        self._verifier = verifier
+        self._timeout = timeout
+
+    def _url(self, path: str) -> str:
+        if self._base_url is None:
+            raise ServiceUnavailableError("The catalog is not configured (CATALOG_SERVICE_URL)")
+        return f"{self._base_url}{path}"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._verifier.issue_service_token('proxy')}"}
+
+    async def _request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+        url = self._url(path)
+        try:
+            return await self._http.request(
+                method, url, json=json, headers=self._headers(), timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, what=_WHAT) from exc
+
+    async def hianime_episode_id(self, episode_id: uuid.UUID) -> str:
+        """The HiAnime episode id (`<anime>?ep=<n>`) of a catalog episode."""
+        response = await self._request("GET", f"/internal/episodes/{episode_id}/hianime")
+        if response.status_code == 404:
+            raise NotFoundError("Episode not found")
+        body = self._json(response)
+        value = body.get("hianime_episode_id") if isinstance(body, dict) else None
+        # What the catalog stores goes to the upstream URL next: it is checked like user input.
+        if not isinstance(value, str) or not EPISODE_ID.fullmatch(value):
+            raise NotFoundError("Episode has no HiAnime id")
+        return value
+
+    async def upsert_anime(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Create or update an anime; the catalog's Anime."""
+        response = await self._request("POST", "/internal/anime", json=document)
+        body = self._json(response, accepted=(200, 201))
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise BadGatewayError(f"{_WHAT} sent an invalid answer")
+        return body
+
+    @staticmethod
+    def _json(response: httpx.Response, *, accepted: tuple[int, ...] = (200,)) -> Any:
+        if response.status_code not in accepted:
+            raise _status_error(response.status_code)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise BadGatewayError(f"{_WHAT} sent an invalid answer") from exc
+
+
+def _status_error(status: int) -> AppError:
+    # A 401/403 here is our own misconfiguration (keys out of sync), never the user's fault.
+    return BadGatewayError(f"{_WHAT} answered {status}")
