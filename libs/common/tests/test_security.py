@@ -8,7 +8,7 @@ import httpx
 import jwt
 import pytest
 
-from anime_common import Principal, TokenVerifier, create_service_app, key_id
+from anime_common import AuthError, Principal, TokenVerifier, create_service_app, key_id
 from anime_devstack.asgi import serve_asgi
 
 from .apps import ROUTES, SECRET, build_app, make_settings
@@ -214,3 +214,14 @@ def test_previous_keys_are_checked_like_the_current_one() -> None:
         make_settings(PREVIOUS_SECRET_KEYS="too-short")
     settings = make_settings(PREVIOUS_SECRET_KEYS=f'["{OTHER_SECRET}", "{"y" * 40}"]')
     assert len(settings.PREVIOUS_SECRET_KEYS) == 2
+
+
+def test_a_verified_token_is_cached_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier(SETTINGS)
+    token = verifier.issue(subject="user-1", permissions=["read:profile"], expires_in=60)
+    first = verifier.decode(token)
+    assert verifier.decode(token) is first
+    later = time.time() + 60 + SETTINGS.JWT_LEEWAY_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(AuthError, match="expired"):
+        verifier.decode(token)
