@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from anime_common import (
     migrate,
 )
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.ports import free_port
 from anime_library.app import MIGRATIONS, create_app
 from anime_library.settings import LibrarySettings
 
@@ -84,13 +84,6 @@ class ImportFromList:
             raise BadGatewayError("The anime source cannot be reached")
         document = self._documents.get(hianime_id)
         return AnimeIn.model_validate(document) if document is not None else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def serve_on_port(app: Starlette) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:

@@ -9,26 +9,22 @@ fine here: the no-cross-service-imports rule covers `src/` only.
 from __future__ import annotations
 
 import secrets
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
-from starlette.types import ASGIApp
 
 from anime_auth.app import create_app as create_auth_app
 from anime_auth.settings import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, AuthSettings
 from anime_common import TokenVerifier, load_settings
 from anime_devstack.asgi import serve_asgi
-from anime_devstack.ports import free_port
+from anime_fakes import serve_in_thread
 from anime_media.app import create_app
 from anime_media.settings import MediaSettings
 
@@ -41,56 +37,25 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class ServerThread:
-    """An ASGI app under uvicorn on a free port, in a thread with its own event loop."""
+@dataclass(frozen=True)
+class AuthServer:
+    """auth's real app, as it runs in production, reached at `url`."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            lifespan="on",
-            log_config=None,
-            access_log=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="server", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + 60
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
-
-
-class AuthServer(ServerThread):
-    """auth's real app, as it runs in production."""
-
-    def __init__(self, database_url: str) -> None:
-        settings = load_settings(
-            AuthSettings,
-            DATABASE_URL=database_url,
-            SECRET_KEY=SECRET_KEY,
-            ARGON2_MEMORY_KIB=ARGON2_MIN_MEMORY_KIB,
-            ARGON2_TIME_COST=ARGON2_MIN_TIME_COST,
-        )
-        super().__init__(create_auth_app(settings))
+    url: str
 
 
 @pytest.fixture(scope="session")
 def auth_server(create_database: Callable[[str], Awaitable[str]]) -> Iterator[AuthServer]:
     database_url = anyio.run(create_database, "media_auth")
-    with AuthServer(database_url) as server:
-        yield server
+    settings = load_settings(
+        AuthSettings,
+        DATABASE_URL=database_url,
+        SECRET_KEY=SECRET_KEY,
+        ARGON2_MEMORY_KIB=ARGON2_MIN_MEMORY_KIB,
+        ARGON2_TIME_COST=ARGON2_MIN_TIME_COST,
+    )
+    with serve_in_thread(create_auth_app(settings), lifespan="on") as url:
+        yield AuthServer(url)
 
 
 @dataclass

@@ -25,10 +25,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from anime_devstack.asgi import serve_asgi
+from anime_fakes import serve_in_thread
 from anime_media.app import create_app
 from anime_media.settings import MediaSettings
 
-from .conftest import MakeMediaSettings, ServerThread, avatar_files, bearer, token_for
+from .conftest import MakeMediaSettings, avatar_files, bearer, token_for
 from .images import image_bytes
 
 pytestmark = pytest.mark.anyio
@@ -95,8 +96,8 @@ class FaultyAuth:
 @pytest.fixture
 def faulty_auth() -> Iterator[FaultyAuth]:
     auth = FaultyAuth()
-    with ServerThread(auth.app) as server:
-        auth.url = server.url
+    with serve_in_thread(auth.app, lifespan="on") as url:
+        auth.url = url
         yield auth
 
 

@@ -11,10 +11,11 @@ import httpx
 import pytest
 
 from anime_devstack.asgi import serve_asgi
+from anime_fakes import serve_in_thread
 from anime_media.app import create_app
 from anime_media.uploads import MULTIPART_FRAMING_BYTES, describe_size
 
-from .conftest import Account, MakeMediaSettings, ServerThread, avatar_files
+from .conftest import Account, MakeMediaSettings, avatar_files
 from .images import image_bytes
 
 pytestmark = pytest.mark.anyio
@@ -237,6 +238,6 @@ async def test_a_real_server_answers_413_while_the_client_is_still_sending(
         f"Authorization: Bearer {account.token}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{length_header}\r\n"
     )
-    with ServerThread(create_app(make_settings())) as server:
-        answer = await anyio.to_thread.run_sync(_send_partially, server.url, headers, body)
+    with serve_in_thread(create_app(make_settings()), lifespan="on") as url:
+        answer = await anyio.to_thread.run_sync(_send_partially, url, headers, body)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]

@@ -1,4 +1,7 @@
-"""Run a fake on a loopback port in a background thread: real HTTP, nothing mocked."""
+"""Run an app on a loopback port in a background thread: real HTTP, nothing mocked.
+
+The fakes run this way, and so do real services that a test talks to over HTTP.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from anime_fakes.faults import FakeState
 
@@ -32,8 +36,17 @@ class RunningFake:
 
 
 @contextmanager
-def serve_in_thread(app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:<port>`)."""
+def serve_in_thread(
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    lifespan: Literal["on", "off"] = "off",
+) -> Iterator[str]:
+    """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:<port>`).
+
+    `lifespan="on"` for a real service, whose start-up opens its database.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -42,7 +55,7 @@ def serve_in_thread(app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -
     config = uvicorn.Config(
         app,
         log_level="warning",
-        lifespan="off",
+        lifespan=lifespan,
         loop="asyncio",
         access_log=False,
         # Requests stuck in an injected timeout must not hold the shutdown up.
@@ -50,13 +63,13 @@ def serve_in_thread(app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
-        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="fake-server", daemon=True
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="test-server", daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake server did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
     try:
         yield f"http://{host}:{bound_port}"
