@@ -167,8 +167,9 @@ def test_gateway_rate_limits_auth_posts_per_address(gateway: httpx.Client) -> No
             break
     assert answers[-1] == 429, answers
     assert set(answers[:-1]) == {401}
-    # From the edge (no request id): its Retry-After survives (no errors middleware on 429).
+    # From the edge (no request id), in the envelope, saying when to retry.
     assert "x-request-id" not in answer.headers
+    assert answer.json()["code"] == "RATE_LIMITED"
     retry_after = int(answer.headers["retry-after"])
     assert retry_after >= 1
     # Other routes are not limited; and the limit passes (the bucket refills) by itself.

@@ -23,6 +23,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     [
         (404, "NOT_FOUND"),
         (413, "PAYLOAD_TOO_LARGE"),
+        (429, "RATE_LIMITED"),
         (502, "BAD_GATEWAY"),
         (504, "GATEWAY_TIMEOUT"),
     ],
@@ -94,3 +95,9 @@ def test_main_serves_on_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
     assert args == ("anime_edge.app:app",)
     assert kwargs["host"] == "127.0.0.2"
     assert kwargs["port"] == 18123
+
+
+@pytest.mark.anyio
+async def test_the_rate_limit_page_says_when_to_retry(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/429")).headers["retry-after"] == "1"
+    assert "retry-after" not in (await client.get("/502")).headers

@@ -16,8 +16,15 @@ from anime_common import JSONResponse, error_body
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+# The edge's rate limit refills at least one request per second (its period is
+# 1 s), so a client may try again after one second. Traefik's errors middleware
+# drops the limiter's own Retry-After along with its body, hence this one.
+_RETRY_AFTER = {"Retry-After": "1"}
+
+
 def _envelope(status: int) -> JSONResponse:
-    return JSONResponse(error_body(status), status_code=status, headers=_NO_STORE)
+    headers = {**_NO_STORE, **_RETRY_AFTER} if status == 429 else _NO_STORE
+    return JSONResponse(error_body(status), status_code=status, headers=headers)
 
 
 class _ErrorPage:
