@@ -13,6 +13,7 @@ from anime_common import (
     Migrations,
     StartupError,
     create_engine,
+    create_read_pool,
     is_database_unavailable,
     migrate,
     wait_for_database,
@@ -151,3 +152,21 @@ def test_only_network_failures_count_as_unavailable() -> None:
     assert is_database_unavailable(OSError("Multiple exceptions: [Errno 111] refused, ..."))
     assert not is_database_unavailable(OSError(errno.ENOSPC, "No space left on device"))
     assert not is_database_unavailable(FileNotFoundError(errno.ENOENT, "missing"))
+
+
+async def test_the_read_pool_is_lean_plain_asyncpg(database_url: str) -> None:
+    settings = make_settings(DATABASE_URL=database_url, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=1)
+    pool = await create_read_pool(settings, application_name="t-reader")
+    try:
+        assert pool.get_max_size() == 3
+        assert pool.get_min_size() == 0
+        async with pool.acquire() as connection:
+            assert await connection.fetchval("SHOW application_name") == "t-reader"
+            # Autocommit, no transaction around a read.
+            assert not connection.is_in_transaction()
+            await connection.execute("SET statement_timeout = '7s'")
+        # No reset query on release: what a statement set stays (reads set nothing).
+        async with pool.acquire() as connection:
+            assert await connection.fetchval("SHOW statement_timeout") == "7s"
+    finally:
+        await pool.close()

@@ -11,6 +11,7 @@ from anime_common._database import (
     NAMING_CONVENTION,
     Database,
     create_engine,
+    create_read_pool,
     is_database_unavailable,
     schema_metadata,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "configure_logging",
     "create_engine",
     "create_http_client",
+    "create_read_pool",
     "create_service_app",
     "current_principal",
     "current_request_id",
