@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -10,6 +11,7 @@ import pytest
 
 from anime_common import CommonSettings, configure_logging, create_http_client, run_service
 from anime_common._request_id import request_id_var
+from anime_common._serve import GC_GEN0_THRESHOLD, lean_log_records, tune_gc
 
 from .apps import make_settings
 
@@ -71,3 +73,34 @@ def test_bad_settings_stop_the_service_with_the_variable_name(
         run_service(lambda settings: pytest.fail("must not build the app"), CommonSettings)
     assert stopped.value.code == 2
     assert "SECRET_KEY" in capsys.readouterr().err
+
+
+def test_start_up_objects_are_frozen_and_collections_are_rarer() -> None:
+    threshold = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_GEN0_THRESHOLD, threshold[1], threshold[2])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def test_lean_log_records_keep_the_json_lines(
+    restore_logging: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, name, getattr(logging, name))
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(service="library", level="INFO")
+    logging.getLogger("anime.test").info("before", extra={"status": 202})
+    lean_log_records()
+    logging.getLogger("anime.test").info("before", extra={"status": 202})
+    before, after = (json.loads(line) for line in stream.getvalue().strip().splitlines())
+    assert before.pop("time")
+    assert after.pop("time")
+    assert before == after == {
+        "level": "INFO", "logger": "anime.test", "message": "before", "service": "library",
+        "request_id": None, "status": 202,
+    }  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -14,6 +16,34 @@ from anime_common._settings import CommonSettings, SettingsError, load_settings
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
+# Young-generation collections every this many net allocations instead of 700:
+# a request allocates hundreds of short-lived containers, so 700 meant a
+# collection every few requests, a generation-1 one every few dozen and, as
+# long-lived objects piled up (the library keeps finished jobs by the ten
+# thousand), full collections of 50-130 ms in the middle of requests.
+GC_GEN0_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Freeze what start-up created (modules, classes, the app) out of the collector's
+    reach and collect less often. Measured on the library under load (bench/library):
+    7 full collections (664 ms, up to 130 ms each) and 84 generation-1 ones in 30 s
+    before; none after."""
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+def lean_log_records() -> None:
+    """Leave out of log records what no line of ours prints (Python's logging HOWTO,
+    "Optimization"): the caller's file, line and function, found by walking the
+    stack on every call, and thread and process names. The JSON lines are unchanged."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
 
 def run_service(
     build_app: Callable[[SettingsT], Starlette], settings_class: type[SettingsT]
@@ -25,8 +55,11 @@ def run_service(
         sys.stderr.write(f"{settings_class.SERVICE_NAME}: {exc}\n")
         raise SystemExit(2) from None
     configure_logging(service=settings_class.SERVICE_NAME, level=settings.LOG_LEVEL)
+    lean_log_records()
+    app = build_app(settings)
+    tune_gc()
     uvicorn.run(
-        build_app(settings),
+        app,
         host=settings.HOST,
         port=settings.PORT,
         loop="uvloop",
