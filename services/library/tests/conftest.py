@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -192,3 +193,30 @@ async def wait_for_job(
             return body
         await asyncio.sleep(0.01)
     raise AssertionError(f"job {job['key']} did not finish")
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"code", "message", "details"}
+    assert body["code"] == code
+    return body
+
+
+def fields_of(response: httpx.Response) -> set[str]:
+    """The fields a 422 names."""
+    body = assert_envelope(response, 422, "VALIDATION_ERROR")
+    return {item["field"] for item in body["details"]}
+
+
+def plain(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def count(database_url: str, sql: str, *args: Any) -> Any:
+    """One value of a query, on a connection of its own (what the database really holds)."""
+    connection = await asyncpg.connect(plain(database_url))
+    try:
+        return await connection.fetchval(sql, *args)
+    finally:
+        await connection.close()

@@ -15,26 +15,17 @@ import pytest
 from .conftest import (
     UNKNOWN_HIANIME_ID,
     Catalog,
+    assert_envelope,
+    count,
+    fields_of,
     free_port,
+    plain,
     user_token,
     verifier,
     wait_for_job,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code
-    return body
-
-
-def fields_of(response: httpx.Response) -> set[str]:
-    body = assert_envelope(response, 422, "VALIDATION_ERROR")
-    return {item["field"] for item in body["details"]}
 
 
 @asynccontextmanager
@@ -48,18 +39,6 @@ async def table_locked(database_url: str, table: str) -> AsyncIterator[asyncpg.C
         yield connection
     finally:
         await transaction.rollback()
-        await connection.close()
-
-
-def plain(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def count(database_url: str, sql: str, *args: Any) -> Any:
-    connection = await asyncpg.connect(plain(database_url))
-    try:
-        return await connection.fetchval(sql, *args)
-    finally:
         await connection.close()
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
 
-from anime_library.catalog_client import TTLCache
+from anime_common import ServiceUnavailableError
+from anime_library.catalog_client import CatalogClient, TTLCache
 
-from .conftest import BROKEN_HIANIME_ID, Catalog, user_token
+from .conftest import BROKEN_HIANIME_ID, Catalog, user_token, verifier
 
 pytestmark = pytest.mark.anyio
 
@@ -77,3 +79,71 @@ async def test_concurrent_misses_share_one_catalog_call(
     assert seen.count("/internal/hianime/frieren-18542") == 1
     assert seen.count("/releases") == 1
     assert seen.count("/episodes") == 1
+
+
+def test_an_entry_is_handed_out_for_reloading_once_late_in_its_life() -> None:
+    cache = TTLCache(ttl=60, max_entries=10)
+    assert not cache.claim_refresh("a")  # nothing stored
+    cache.put("a", 1)
+    assert not cache.claim_refresh("a")  # young: at 70-90% of its life at the earliest
+    cache._entries["a"][1] = time.monotonic() - 1  # its reload moment has come
+    assert cache.claim_refresh("a")
+    assert not cache.claim_refresh("a")  # once
+    assert cache.get("a") == (True, 1)  # still served until it expires
+
+
+async def test_a_busy_entry_is_reloaded_in_the_background_before_it_expires() -> None:
+    anime_id = uuid.uuid4()
+    calls: list[int] = []
+    answers = [200, 200, 500]
+    release = asyncio.Event()
+    release.set()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(len(calls))
+        await release.wait()
+        status = answers[min(len(calls) - 1, len(answers) - 1)]
+        title = f"title {len(calls)}"
+        row = {"id": str(anime_id), "title": title, "poster": None, "episodes_total": 12}
+        return httpx.Response(status, json=[row] if status == 200 else {})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = CatalogClient(http=http, base_url="http://catalog", verifier=verifier(), ttl=60)
+    key = ("anime", anime_id)
+
+    async def reloads_done() -> None:
+        await asyncio.gather(*client._inflight.values(), return_exceptions=True)
+        await asyncio.sleep(0)  # their done callbacks
+
+    try:
+        assert (await client.resolve(str(anime_id))).title == "title 1"
+        client.cache._entries[key][1] = 0.0  # due for its reload
+        # The caller gets the cached answer at once; the reload runs behind it.
+        assert (await client.resolve(str(anime_id))).title == "title 1"
+        await reloads_done()
+        assert (await client.resolve(str(anime_id))).title == "title 2"
+        assert len(calls) == 2
+
+        # A failed reload is dropped quietly (the entry serves until it expires)
+        # and is not tried again by every caller.
+        client.cache._entries[key][1] = 0.0
+        assert (await client.resolve(str(anime_id))).title == "title 2"
+        await reloads_done()
+        assert (await client.resolve(str(anime_id))).title == "title 2"
+        assert len(calls) == 3
+
+        # Closing stops a reload still waiting for the catalog.
+        client.cache.put(key, client.cache.get(key)[1])
+        client.cache._entries[key][1] = 0.0
+        release.clear()
+        await client.resolve(str(anime_id))
+        await asyncio.sleep(0.01)
+        assert client._inflight
+        await client.aclose()
+        assert not client._inflight
+        client.cache.clear()
+        release.set()
+        with pytest.raises(ServiceUnavailableError):  # a miss still loads in the foreground
+            await client.resolve(str(anime_id))
+    finally:
+        await http.aclose()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from anime_common import Migrations, create_service_app
+from anime_common import Migrations, create_read_pool, create_service_app
 from anime_library.catalog_client import CatalogClient
 from anime_library.jobs import JobRunner
 from anime_library.routes import routes
@@ -34,6 +34,7 @@ def create_app(settings: LibrarySettings) -> Starlette:
             retention=settings.JOB_RETENTION_SECONDS,
             max_retained=settings.JOB_RETENTION_MAX,
         )
+        read_pool = await create_read_pool(settings, application_name="library-reader")
         app.state.library = LibraryState(
             database=database,
             # Reads need no transaction: autocommit saves a BEGIN and a ROLLBACK each.
@@ -46,6 +47,7 @@ def create_app(settings: LibrarySettings) -> Starlette:
                 max_entries=settings.CATALOG_CACHE_ENTRIES,
             ),
             runner=runner,
+            read_pool=read_pool,
         )
         runner.start()
         try:
@@ -53,10 +55,16 @@ def create_app(settings: LibrarySettings) -> Starlette:
         finally:
             # uvicorn runs this after SIGTERM, once open requests are answered:
             # nothing new is accepted, and queued changes get the grace period to land.
-            left = await runner.shutdown(grace=settings.JOB_DRAIN_SECONDS)
-            logger.info(
-                "job runner stopped: %d committed, %d not drained", runner.committed, len(left)
-            )
+            try:
+                left = await runner.shutdown(grace=settings.JOB_DRAIN_SECONDS)
+                logger.info(
+                    "job runner stopped: %d committed, %d not drained",
+                    runner.committed,
+                    len(left),
+                )
+            finally:
+                await app.state.library.catalog.aclose()
+                await read_pool.close()
 
     return create_service_app(
         name="library", settings=settings, routes=routes, migrations=MIGRATIONS, lifespan=lifespan

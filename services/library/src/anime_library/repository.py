@@ -1,4 +1,4 @@
-"""All SQL of the library service.
+"""All SQL of favorites and watch progress (collections and views have their own modules).
 
 Writes take many rows at once (`INSERT ... SELECT FROM unnest(...)`): the job
 runner hands a whole batch of queued jobs to one statement (PERF_NOTES.md).
@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from anime_library.sql import as_uuid, fetch_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +39,19 @@ class ProgressRow:
     last_watched_at: datetime.datetime
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    # asyncpg answers textual queries with its own UUID type, which JSON encoders refuse.
-    return value if type(value) is uuid.UUID else uuid.UUID(int=value.int)
-
-
 def _favorite(row: Any) -> FavoriteRow:
     return FavoriteRow(
-        id=_uuid(row.id),
-        user_id=_uuid(row.user_id),
-        anime_id=_uuid(row.anime_id),
+        id=as_uuid(row.id),
+        user_id=as_uuid(row.user_id),
+        anime_id=as_uuid(row.anime_id),
         created_at=row.created_at,
     )
 
 
 def _progress(row: Any) -> ProgressRow:
     return ProgressRow(
-        user_id=_uuid(row.user_id),
-        anime_id=_uuid(row.anime_id),
+        user_id=as_uuid(row.user_id),
+        anime_id=as_uuid(row.anime_id),
         episode=row.episode,
         position_seconds=row.position_seconds,
         progress_percent=row.progress_percent,
@@ -146,17 +144,17 @@ async def upsert_progress(*, session: AsyncSession, rows: Sequence[ProgressRow])
 
 
 async def favorite_by_pair(
-    *, connection: AsyncConnection, user_id: uuid.UUID, anime_id: uuid.UUID
+    *, connection: asyncpg.Connection, user_id: uuid.UUID, anime_id: uuid.UUID
 ) -> FavoriteRow | None:
-    result = await connection.execute(
-        text(
-            "SELECT id, user_id, anime_id, created_at FROM library.favorites"
-            " WHERE user_id = :user AND anime_id = :anime"
-        ),
-        {"user": user_id, "anime": anime_id},
+    """The stored favorite of a pair, on a plain asyncpg connection (a hot path: every add)."""
+    row = await connection.fetchrow(
+        "SELECT id, created_at FROM library.favorites WHERE user_id = $1 AND anime_id = $2",
+        user_id,
+        anime_id,
     )
-    row = result.first()
-    return _favorite(row) if row is not None else None
+    if row is None:
+        return None
+    return FavoriteRow(id=as_uuid(row[0]), user_id=user_id, anime_id=anime_id, created_at=row[1])
 
 
 async def favorite_anime_id(
@@ -168,62 +166,48 @@ async def favorite_anime_id(
         {"id": favorite_id, "user": user_id},
     )
     value = result.scalar()
-    return _uuid(value) if value is not None else None
+    return as_uuid(value) if value is not None else None
 
 
 async def list_favorites(
     *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[FavoriteRow], int]:
     """A page of the user's favorites, newest first, and how many there are."""
-    result = await connection.execute(
-        text(
-            "SELECT id, user_id, anime_id, created_at, count(*) OVER () AS total"
-            " FROM library.favorites WHERE user_id = :user"
-            " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset"
-        ),
-        {"user": user_id, "limit": limit, "offset": offset},
+    rows, total = await fetch_page(
+        connection,
+        sql="SELECT id, user_id, anime_id, created_at, count(*) OVER () AS total"
+        " FROM library.favorites WHERE user_id = :user"
+        " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset",
+        count_sql="SELECT count(*) FROM library.favorites WHERE user_id = :user",
+        params={"user": user_id, "limit": limit, "offset": offset},
     )
-    rows = result.all()
-    if not rows:
-        return [], await _count(
-            connection, "SELECT count(*) FROM library.favorites WHERE user_id = :user", user_id
-        )
-    return [_favorite(row) for row in rows], int(rows[0].total)
+    return [_favorite(row) for row in rows], total
 
 
 async def progress_of_anime(
     *, connection: AsyncConnection, user_id: uuid.UUID, anime_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[ProgressRow], int]:
     """A page of the user's per-episode progress in one anime, by episode."""
-    result = await connection.execute(
-        text(
-            "SELECT user_id, anime_id, episode, position_seconds, progress_percent, completed,"
-            " last_watched_at, count(*) OVER () AS total FROM library.watch_progress"
-            " WHERE user_id = :user AND anime_id = :anime"
-            " ORDER BY episode LIMIT :limit OFFSET :offset"
-        ),
-        {"user": user_id, "anime": anime_id, "limit": limit, "offset": offset},
+    rows, total = await fetch_page(
+        connection,
+        sql="SELECT user_id, anime_id, episode, position_seconds, progress_percent, completed,"
+        " last_watched_at, count(*) OVER () AS total FROM library.watch_progress"
+        " WHERE user_id = :user AND anime_id = :anime"
+        " ORDER BY episode LIMIT :limit OFFSET :offset",
+        count_sql="SELECT count(*) FROM library.watch_progress"
+        " WHERE user_id = :user AND anime_id = :anime",
+        params={"user": user_id, "anime": anime_id, "limit": limit, "offset": offset},
     )
-    rows = result.all()
-    if not rows:
-        total = await _count(
-            connection,
-            "SELECT count(*) FROM library.watch_progress WHERE user_id = :user"
-            " AND anime_id = :anime",
-            user_id,
-            anime=anime_id,
-        )
-        return [], total
-    return [_progress(row) for row in rows], int(rows[0].total)
+    return [_progress(row) for row in rows], total
 
 
 async def continue_watching(
     *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[ProgressRow], int]:
     """The latest progress row of each anime the user watched, most recent first."""
-    result = await connection.execute(
-        text(
-            """
+    rows, total = await fetch_page(
+        connection,
+        sql="""
             SELECT *, count(*) OVER () AS total FROM (
                 SELECT DISTINCT ON (anime_id)
                     user_id, anime_id, episode, position_seconds, progress_percent, completed,
@@ -232,22 +216,9 @@ async def continue_watching(
                 ORDER BY anime_id, last_watched_at DESC, episode DESC
             ) AS latest
             ORDER BY last_watched_at DESC, anime_id LIMIT :limit OFFSET :offset
-            """
-        ),
-        {"user": user_id, "limit": limit, "offset": offset},
+            """,
+        count_sql="SELECT count(DISTINCT anime_id) FROM library.watch_progress"
+        " WHERE user_id = :user",
+        params={"user": user_id, "limit": limit, "offset": offset},
     )
-    rows = result.all()
-    if not rows:
-        total = await _count(
-            connection,
-            "SELECT count(DISTINCT anime_id) FROM library.watch_progress WHERE user_id = :user",
-            user_id,
-        )
-        return [], total
-    return [_progress(row) for row in rows], int(rows[0].total)
-
-
-async def _count(connection: AsyncConnection, sql: str, user_id: uuid.UUID, **extra: Any) -> int:
-    """The total behind an empty page (past the end, or nothing at all)."""
-    result = await connection.execute(text(sql), {"user": user_id, **extra})
-    return int(result.scalar() or 0)
+    return [_progress(row) for row in rows], total
