@@ -7,7 +7,6 @@ through `GET /jobs/{id}` until it has landed.
 
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,53 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from anime_devstack.stack import Stack
-from anime_e2e.fixtures import RunningStack
+from anime_e2e.fixtures import RunningStack, landed, register
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "e2e password, long enough"
-
-
-@pytest.fixture(scope="module")
-def seeded(stack: RunningStack) -> RunningStack:
-    if not isinstance(stack, Stack):
-        pytest.skip("seeding needs the local-process stack")
-    stack.seed_demo_catalog()  # only fills an empty catalog
-    return stack
-
-
-@pytest.fixture(scope="module")
-def api(seeded: RunningStack) -> Any:
-    with httpx.Client(base_url=seeded.gateway_url, timeout=15, trust_env=False) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def anime(api: httpx.Client) -> dict[str, dict[str, Any]]:
-    """Demo anime by HiAnime id."""
-    found: dict[str, dict[str, Any]] = {}
-    for offset in (0, 100):
-        page = api.get("/anime", params={"limit": 100, "offset": offset})
-        found.update({item["hianime_id"]: item for item in page.json() if item["hianime_id"]})
-    return found
-
-
-def register(api: httpx.Client) -> dict[str, str]:
-    email = f"library-{uuid.uuid4().hex[:12]}@example.com"
-    response = api.post("/auth/register", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def landed(api: httpx.Client, job: dict[str, Any], user: dict[str, str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = api.get(f"/jobs/{job['id']}", headers=user).json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.02)
-    raise AssertionError(f"job {job['key']} did not finish")
 
 
 def test_reads_need_a_token_and_writes_answer_202(api: httpx.Client) -> None:
@@ -72,9 +27,9 @@ def test_reads_need_a_token_and_writes_answer_202(api: httpx.Client) -> None:
     assert api.post("/favorites", json={"anime_id": "one-piece-100"}).status_code == 401
 
 
-def test_favorites_round_trip(api: httpx.Client, anime: dict[str, dict[str, Any]]) -> None:
+def test_favorites_round_trip(api: httpx.Client, demo_anime: dict[str, dict[str, Any]]) -> None:
     user = register(api)
-    one_piece = anime["one-piece-100"]
+    one_piece = demo_anime["one-piece-100"]
     accepted = api.post("/favorites", json={"anime_id": "one-piece-100"}, headers=user)
     assert accepted.status_code == 202, accepted.text
     body = accepted.json()
@@ -110,10 +65,10 @@ def test_favorites_round_trip(api: httpx.Client, anime: dict[str, dict[str, Any]
 
 
 def test_two_identical_posts_at_once_are_one_job_and_one_favorite(
-    seeded: RunningStack, anime: dict[str, dict[str, Any]], api: httpx.Client
+    seeded: RunningStack, demo_anime: dict[str, dict[str, Any]], api: httpx.Client
 ) -> None:
     user = register(api)
-    body = {"anime_id": anime["naruto-677"]["id"]}
+    body = {"anime_id": demo_anime["naruto-677"]["id"]}
 
     def post() -> httpx.Response:
         with httpx.Client(base_url=seeded.gateway_url, timeout=15, trust_env=False) as client:
@@ -129,10 +84,10 @@ def test_two_identical_posts_at_once_are_one_job_and_one_favorite(
 
 
 def test_progress_rapid_updates_and_continue_watching(
-    api: httpx.Client, anime: dict[str, dict[str, Any]]
+    api: httpx.Client, demo_anime: dict[str, dict[str, Any]]
 ) -> None:
     user = register(api)
-    one_piece = anime["one-piece-100"]["id"]
+    one_piece = demo_anime["one-piece-100"]["id"]
     invalid = api.post(
         "/watch/progress", json={"anime_id": one_piece, "episode": 0, "progress_percent": 5},
         headers=user,
@@ -155,14 +110,14 @@ def test_progress_rapid_updates_and_continue_watching(
 
     later = api.post(
         "/watch/progress",
-        json={"anime_id": anime["naruto-677"]["id"], "episode": 2, "progress_percent": 95},
+        json={"anime_id": demo_anime["naruto-677"]["id"], "episode": 2, "progress_percent": 95},
         headers=user,
     )
     landed(api, later.json()["job"], user)
     watching = api.get("/watch/continue", headers=user).json()
     assert [item["anime"]["title"] for item in watching] == [
-        anime["naruto-677"]["title"],
-        anime["one-piece-100"]["title"],
+        demo_anime["naruto-677"]["title"],
+        demo_anime["one-piece-100"]["title"],
     ]
 
 
@@ -177,10 +132,10 @@ def test_another_users_job_is_not_found(api: httpx.Client) -> None:
 
 
 def test_sigterm_lands_every_accepted_change(
-    seeded: RunningStack, api: httpx.Client, anime: dict[str, dict[str, Any]]
+    seeded: RunningStack, api: httpx.Client, demo_anime: dict[str, dict[str, Any]]
 ) -> None:
     user = register(api)
-    one_piece = anime["one-piece-100"]["id"]
+    one_piece = demo_anime["one-piece-100"]["id"]
     for episode in range(1, 41):
         response = api.post(
             "/watch/progress",

@@ -9,10 +9,12 @@ so it never clashes with a developer's ``scripts/run``. Same tests either way.
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -20,6 +22,8 @@ import pytest
 from anime_devstack.config import StackConfig
 from anime_devstack.dockercheck import docker_available
 from anime_devstack.stack import Stack
+
+PASSWORD = "e2e password, long enough"
 
 
 class RunningStack(Protocol):
@@ -60,3 +64,48 @@ def gateway(stack: RunningStack) -> Iterator[httpx.Client]:
     """A client for the gateway, the only door the e2e tests use."""
     with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def seeded(stack: RunningStack) -> RunningStack:
+    """The stack with the demo catalog, seeded the way `scripts/run` does it."""
+    if not isinstance(stack, Stack):
+        pytest.skip("seeding needs the local-process stack")
+    stack.seed_demo_catalog()  # only fills an empty catalog
+    return stack
+
+
+@pytest.fixture(scope="module")
+def api(seeded: RunningStack) -> Iterator[httpx.Client]:
+    """A gateway client over the seeded stack (no proxy settings from the environment)."""
+    with httpx.Client(base_url=seeded.gateway_url, timeout=15, trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def demo_anime(api: httpx.Client) -> dict[str, dict[str, Any]]:
+    """The demo catalog's anime by HiAnime id."""
+    found: dict[str, dict[str, Any]] = {}
+    for offset in (0, 100):
+        page = api.get("/anime", params={"limit": 100, "offset": offset})
+        found.update({item["hianime_id"]: item for item in page.json() if item["hianime_id"]})
+    return found
+
+
+def register(api: httpx.Client) -> dict[str, str]:
+    """A new user through `POST /auth/register`; the Authorization header of its token."""
+    email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"
+    response = api.post("/auth/register", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def landed(api: httpx.Client, job: dict[str, Any], user: dict[str, str]) -> dict[str, Any]:
+    """Poll `GET /jobs/{id}` until a library job has finished."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = api.get(f"/jobs/{job['id']}", headers=user).json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.02)
+    raise AssertionError(f"job {job['key']} did not finish")
