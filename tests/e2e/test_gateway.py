@@ -33,7 +33,14 @@ _SOME_ID = "00000000-0000-4000-8000-000000000000"
 OWNED_PATHS: dict[str, tuple[str, ...]] = {
     "auth": ("/auth/sessions", f"/users/{_SOME_ID}"),
     "catalog": ("/anime", f"/anime/{_SOME_ID}", "/search/anime"),
-    "library": ("/favorites", f"/jobs/{_SOME_ID}"),
+    "library": (
+        "/favorites",
+        f"/jobs/{_SOME_ID}",
+        "/collections",
+        f"/collections/{_SOME_ID}/items",
+        "/views",
+        "/views/stats",
+    ),
     "media": ("/media/avatars/does-not-exist.png",),
     "proxy": ("/api/health",),
 }
@@ -212,6 +219,8 @@ def test_paths_reach_their_service(stack: Stack, probe: httpx.Client, service: s
         f"/anime/{_SOME_ID}",
         "/search/anime",
         "/favorites",
+        "/collections",
+        "/views/stats",
         "/auth/sessions",
         "/api/health",
         "/health",

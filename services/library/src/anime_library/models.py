@@ -1,11 +1,23 @@
-"""Tables of the library schema."""
+"""Tables of the library schema: favorites, watch progress, collections and views."""
 
 from __future__ import annotations
 
 import datetime
 import uuid
 
-from sqlalchemy import CheckConstraint, DateTime, Double, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from anime_common import schema_metadata
@@ -54,3 +66,85 @@ class WatchProgress(Base):
     progress_percent: Mapped[float | None] = mapped_column(Double)
     completed: Mapped[bool]
     last_watched_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Collection(Base):
+    """A user's named list of anime, private unless `is_public`."""
+
+    __tablename__ = "collections"
+    __table_args__ = (
+        # Names are unique per user regardless of case and surrounding spaces:
+        # `name_key` is the case-folded name, written with it.
+        UniqueConstraint("user_id", "name_key"),
+        # GET /collections: a user's collections, newest first.
+        Index(None, "user_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(400))
+    description: Mapped[str | None] = mapped_column(String(2000))
+    is_public: Mapped[bool]
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CollectionItem(Base):
+    """An anime in a collection; `seq` keeps the order in which items were added."""
+
+    __tablename__ = "collection_items"
+    __table_args__ = (Index(None, "collection_id", "seq"),)
+
+    collection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    anime_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
+    added_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ViewMark(Base):
+    """When a user's view of an anime (episode 0: no episode given) was last counted.
+
+    A view is counted when the last count is older than the dedupe window, so
+    refreshes within the window do not inflate the counts.
+    """
+
+    __tablename__ = "view_marks"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    anime_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counted_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecentView(Base):
+    """The latest view of each anime by a user, counted or not (GET /views)."""
+
+    __tablename__ = "recent_views"
+    __table_args__ = (Index(None, "user_id", "viewed_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    anime_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    episode: Mapped[int | None] = mapped_column(Integer)
+    viewed_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnimeViewDay(Base):
+    """Counted views of an anime per UTC day: the last 7 days are at most 7 rows."""
+
+    __tablename__ = "anime_view_days"
+
+    anime_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    day: Mapped[datetime.date] = mapped_column(Date, primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnimeViewTotal(Base):
+    """Counted views of an anime since the beginning: one row, never a count over views."""
+
+    __tablename__ = "anime_view_totals"
+
+    anime_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger)

@@ -1,12 +1,11 @@
 """Routes of the library service (`/health` and `/openapi.json` come from anime_common).
 
-Reads need a valid token, writes `write:content`. Writes answer 202 with the
-job that will do them (API.md, Library).
+Favorites, watch progress and jobs are here; collections and views in their
+own modules. Reads need a valid token, writes `write:content`. Favorite and
+progress writes answer 202 with the job that will do them (API.md, Library).
 """
 
 from __future__ import annotations
-
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,14 +14,14 @@ from starlette.routing import BaseRoute, Route
 from anime_common import (
     JSONResponse,
     PageParams,
-    current_principal,
     document,
     list_response,
     parse_body,
     parse_query,
     requires,
 )
-from anime_library import service
+from anime_library import collection_routes, service, view_routes
+from anime_library.context import WRITE, library_state, user_of
 from anime_library.schemas import (
     ContinueOut,
     ContinueQuery,
@@ -38,16 +37,6 @@ from anime_library.schemas import (
 )
 
 TAGS = ("library",)
-WRITE = "write:content"
-
-
-def _state(request: Request) -> service.LibraryState:
-    state: service.LibraryState = request.app.state.library
-    return state
-
-
-def _user(request: Request) -> uuid.UUID:
-    return service.user_id_of(current_principal(request).subject)
 
 
 @document("The user's favorites, newest first", query=PageParams, response=list[FavoriteOut],
@@ -56,7 +45,7 @@ def _user(request: Request) -> uuid.UUID:
 async def list_favorites(request: Request) -> Response:
     page = parse_query(request, PageParams)
     items, total = await service.list_favorites(
-        state=_state(request), user_id=_user(request), limit=page.limit, offset=page.offset
+        state=library_state(request), user_id=user_of(request), limit=page.limit, offset=page.offset
     )
     return list_response(request, items, total=total, page=page)
 
@@ -67,7 +56,7 @@ async def list_favorites(request: Request) -> Response:
 async def add_favorite(request: Request) -> Response:
     body = await parse_body(request, FavoriteIn)
     row, job = await service.add_favorite(
-        state=_state(request), user_id=_user(request), reference=body.anime_id
+        state=library_state(request), user_id=user_of(request), reference=body.anime_id
     )
     return JSONResponse(
         {"id": row.id, "anime_id": row.anime_id, "created_at": row.created_at,
@@ -81,7 +70,7 @@ async def add_favorite(request: Request) -> Response:
 @requires(WRITE)
 async def remove_favorite(request: Request) -> Response:
     job = await service.remove_favorite(
-        state=_state(request), user_id=_user(request), reference=request.path_params["x"]
+        state=library_state(request), user_id=user_of(request), reference=request.path_params["x"]
     )
     return JSONResponse({"job": job.to_dict()}, status_code=202)
 
@@ -93,7 +82,7 @@ async def remove_favorite(request: Request) -> Response:
 async def record_progress(request: Request) -> Response:
     body = await parse_body(request, ProgressIn)
     row, job = await service.record_progress(
-        state=_state(request), user_id=_user(request), data=body
+        state=library_state(request), user_id=user_of(request), data=body
     )
     return JSONResponse(
         {
@@ -114,8 +103,8 @@ async def record_progress(request: Request) -> Response:
 async def list_progress(request: Request) -> Response:
     query = parse_query(request, ProgressQuery)
     items, total = await service.progress_of(
-        state=_state(request),
-        user_id=_user(request),
+        state=library_state(request),
+        user_id=user_of(request),
         reference=query.anime_id,
         limit=query.limit,
         offset=query.offset,
@@ -129,7 +118,10 @@ async def list_progress(request: Request) -> Response:
 async def continue_watching(request: Request) -> Response:
     query = parse_query(request, ContinueQuery)
     items, total = await service.continue_watching(
-        state=_state(request), user_id=_user(request), limit=query.limit, offset=query.offset
+        state=library_state(request),
+        user_id=user_of(request),
+        limit=query.limit,
+        offset=query.offset,
     )
     return list_response(request, items, total=total, page=query)
 
@@ -138,7 +130,7 @@ async def continue_watching(request: Request) -> Response:
 @requires()
 async def get_job(request: Request) -> Response:
     job = service.job_of(
-        state=_state(request), user_id=_user(request), raw_id=request.path_params["id"]
+        state=library_state(request), user_id=user_of(request), raw_id=request.path_params["id"]
     )
     return JSONResponse(job.to_dict())
 
@@ -151,4 +143,6 @@ routes: list[BaseRoute] = [
     Route("/watch/progress", record_progress, methods=["POST"]),
     Route("/watch/continue", continue_watching, methods=["GET"]),
     Route("/jobs/{id}", get_job, methods=["GET"]),
+    *collection_routes.routes,
+    *view_routes.routes,
 ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from anime_common import PageParams
 
@@ -34,6 +34,59 @@ class ProgressQuery(PageParams):
 
 class ContinueQuery(PageParams):
     pass
+
+
+def _trimmed(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+CollectionName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_trimmed)]
+Description = Annotated[str | None, Field(default=None, max_length=2000)]
+
+
+class CollectionIn(BaseModel):
+    name: CollectionName
+    description: Description = None
+    is_public: bool = False
+    anime_ids: list[Annotated[str, AnimeReference]] = Field(default_factory=list, max_length=500)
+
+
+class CollectionPatch(BaseModel):
+    """Only the fields given change; `description` may be set to null.
+
+    Other fields are ignored, like everywhere: a client may send back what it read.
+    """
+
+    name: CollectionName | None = None
+    description: Description = None
+    is_public: bool | None = None
+
+
+class CollectionItemIn(BaseModel):
+    anime_id: str = AnimeReference
+
+
+class CollectionsQuery(PageParams):
+    # Another user's public collections; the caller's own id lists all of theirs.
+    user_id: uuid.UUID | None = None
+
+
+class ViewIn(BaseModel):
+    anime_id: str = AnimeReference
+    episode: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class ViewsQuery(PageParams):
+    pass
+
+
+class ViewStatsQuery(BaseModel):
+    anime_id: str = AnimeReference
 
 
 # --- responses (documentation; routes render dicts) -----------------------------------
@@ -96,3 +149,44 @@ class ContinueOut(BaseModel):
     progress_percent: float | None
     last_watched_at: datetime.datetime
     anime: AnimeSummary
+
+
+class CollectionOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    description: str | None
+    is_public: bool
+    items_count: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class CollectionItemOut(BaseModel):
+    anime_id: uuid.UUID
+    added_at: datetime.datetime
+    anime: AnimeSummary
+
+
+class CollectionDetailOut(CollectionOut):
+    items: list[CollectionItemOut]
+
+
+class ViewAccepted(BaseModel):
+    anime_id: uuid.UUID
+    episode: int | None
+    viewed_at: datetime.datetime
+    job: JobOut
+
+
+class ViewOut(BaseModel):
+    anime_id: uuid.UUID
+    episode: int | None
+    viewed_at: datetime.datetime
+    anime: AnimeSummary
+
+
+class ViewStatsOut(BaseModel):
+    anime_id: uuid.UUID
+    total: int
+    last_7_days: int

@@ -1,0 +1,314 @@
+"""The rules of collections: a user's named lists of anime, private unless made public.
+
+Unlike favorites and progress, collection writes are synchronous: the answer
+carries the collection as committed (201 on create), because the frontend
+shows it at once and a name conflict must be a 409, not a failed job.
+
+- Names are unique per user, ignoring case and surrounding spaces (409).
+- At most `max_items` items per collection and `per_user` collections per
+  user (422); adding an item locks its collection's row, so concurrent adds
+  cannot pass the bound together.
+- Another user's private collection does not exist for the caller (404);
+  another user's public one may be read, never changed (404 on writes too:
+  a 403 would log the frontend out).
+- Anime are checked with the catalog before anything is written (404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from anime_common import ConflictError, NotFoundError, ValidationError
+from anime_library import collection_repository as repository
+from anime_library.catalog_client import AnimeInfo
+from anime_library.collection_repository import CollectionRow, ItemRow
+from anime_library.schemas import CollectionIn, CollectionPatch
+from anime_library.service import LibraryState, anime_id_for_reading, anime_summary
+from anime_library.sql import Executor
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionLimits:
+    max_items: int
+    per_user: int
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _parse_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFoundError("Collection not found") from None
+
+
+async def _visible(
+    *, executor: Executor, collection_id: uuid.UUID, viewer: uuid.UUID
+) -> CollectionRow:
+    """A collection the viewer may read: their own, or a public one."""
+    row = await repository.get_collection(executor=executor, collection_id=collection_id)
+    if row is None or (row.user_id != viewer and not row.is_public):
+        raise NotFoundError("Collection not found")
+    return row
+
+
+async def _owned(
+    *, executor: Executor, collection_id: uuid.UUID, user_id: uuid.UUID, lock: bool = False
+) -> CollectionRow:
+    """A collection the user may change: their own (`lock`: held until the transaction ends)."""
+    row = await repository.get_collection(executor=executor, collection_id=collection_id, lock=lock)
+    if row is None or row.user_id != user_id:
+        raise NotFoundError("Collection not found")
+    return row
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+def collection_dict(row: CollectionRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "name": row.name,
+        "description": row.description,
+        "is_public": row.is_public,
+        "items_count": row.items_count,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _item_dict(item: ItemRow, anime: dict[uuid.UUID, AnimeInfo]) -> dict[str, Any]:
+    return {
+        "anime_id": item.anime_id,
+        "added_at": item.added_at,
+        "anime": anime_summary(anime.get(item.anime_id), item.anime_id),
+    }
+
+
+async def _items_with_anime(
+    *, state: LibraryState, items: Sequence[ItemRow]
+) -> list[dict[str, Any]]:
+    """Items with their titles and posters: one catalog batch call for all of them."""
+    anime = await state.catalog.lookup(item.anime_id for item in items)
+    return [_item_dict(item, anime) for item in items]
+
+
+async def _read_detail(
+    *, executor: Executor, collection_id: uuid.UUID
+) -> tuple[CollectionRow, list[ItemRow]]:
+    row = await repository.get_collection(executor=executor, collection_id=collection_id)
+    if row is None:
+        raise NotFoundError("Collection not found")  # deleted between two statements
+    items = await repository.list_items(executor=executor, collection_id=collection_id)
+    return row, items
+
+
+async def _detail(
+    *, state: LibraryState, row: CollectionRow, items: Sequence[ItemRow]
+) -> dict[str, Any]:
+    return {**collection_dict(row), "items": await _items_with_anime(state=state, items=items)}
+
+
+# --- anime -------------------------------------------------------------------------------
+
+
+async def _resolve_all(*, state: LibraryState, references: Sequence[str]) -> list[uuid.UUID]:
+    """Catalog ids of the anime named (UUIDs in one batch call), in order, without repeats.
+
+    Any unknown anime is a 404 naming it, before anything is written.
+    """
+    given = list(dict.fromkeys(references))
+    as_ids: dict[str, uuid.UUID] = {}
+    for reference in given:
+        with contextlib.suppress(ValueError):
+            as_ids[reference] = uuid.UUID(reference)
+    known = await state.catalog.lookup(as_ids.values())
+    others = [reference for reference in given if reference not in as_ids]
+    resolved = await asyncio.gather(*(_resolve_one(state, ref) for ref in others))
+    by_reference = dict(zip(others, resolved, strict=True))
+    found: list[uuid.UUID] = []
+    for reference in given:
+        anime_id = as_ids.get(reference) or by_reference.get(reference)
+        if anime_id is None or (reference in as_ids and anime_id not in known):
+            raise NotFoundError(f"Anime not found: {reference}")
+        found.append(anime_id)
+    return list(dict.fromkeys(found))
+
+
+async def _resolve_one(state: LibraryState, reference: str) -> uuid.UUID | None:
+    try:
+        return (await state.catalog.resolve(reference)).id
+    except NotFoundError:
+        return None
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+async def list_collections(
+    *, state: LibraryState, viewer: uuid.UUID, owner: uuid.UUID | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The viewer's own collections, or another user's public ones."""
+    user_id = owner or viewer
+    async with state.reader.connect() as connection:
+        rows, total = await repository.list_collections(
+            connection=connection,
+            user_id=user_id,
+            public_only=user_id != viewer,
+            limit=limit,
+            offset=offset,
+        )
+    return [collection_dict(row) for row in rows], total
+
+
+async def get_collection(*, state: LibraryState, viewer: uuid.UUID, raw_id: str) -> dict[str, Any]:
+    collection_id = _parse_id(raw_id)
+    async with state.reader.connect() as connection:
+        row = await _visible(executor=connection, collection_id=collection_id, viewer=viewer)
+        items = await repository.list_items(executor=connection, collection_id=collection_id)
+    return await _detail(state=state, row=row, items=items)
+
+
+async def list_items(
+    *, state: LibraryState, viewer: uuid.UUID, raw_id: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    collection_id = _parse_id(raw_id)
+    async with state.reader.connect() as connection:
+        row = await _visible(executor=connection, collection_id=collection_id, viewer=viewer)
+        items = await repository.list_items(
+            executor=connection, collection_id=collection_id, limit=limit, offset=offset
+        )
+    return await _items_with_anime(state=state, items=items), row.items_count
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+async def create_collection(
+    *, state: LibraryState, limits: CollectionLimits, user_id: uuid.UUID, data: CollectionIn
+) -> dict[str, Any]:
+    if len(set(data.anime_ids)) > limits.max_items:
+        raise ValidationError.for_field(
+            "anime_ids", f"a collection holds at most {limits.max_items} anime"
+        )
+    anime_ids = await _resolve_all(state=state, references=data.anime_ids)
+    if len(anime_ids) > limits.max_items:  # two references to one anime count once
+        raise ValidationError.for_field(
+            "anime_ids", f"a collection holds at most {limits.max_items} anime"
+        )
+    collection_id, at = uuid.uuid4(), _now()
+    async with state.database.transaction() as session:
+        await repository.lock_user(session=session, user_id=user_id)
+        if await repository.count_collections(session=session, user_id=user_id) >= limits.per_user:
+            raise ValidationError.for_field(
+                "name", f"a user has at most {limits.per_user} collections"
+            )
+        created = await repository.insert_collection(
+            session=session,
+            collection_id=collection_id,
+            user_id=user_id,
+            name=data.name,
+            description=data.description,
+            is_public=data.is_public,
+            at=at,
+        )
+        if not created:
+            raise ConflictError("You already have a collection with this name")
+        await repository.add_items(
+            session=session, collection_id=collection_id, anime_ids=anime_ids, at=at
+        )
+        row, items = await _read_detail(executor=session, collection_id=collection_id)
+    return await _detail(state=state, row=row, items=items)
+
+
+async def update_collection(
+    *, state: LibraryState, user_id: uuid.UUID, raw_id: str, data: CollectionPatch
+) -> dict[str, Any]:
+    collection_id = _parse_id(raw_id)
+    for column in ("name", "is_public"):
+        if column in data.model_fields_set and getattr(data, column) is None:
+            raise ValidationError.for_field(column, "must not be null")
+    async with state.database.transaction() as session:
+        await _owned(executor=session, collection_id=collection_id, user_id=user_id, lock=True)
+        updated = await repository.update_collection(
+            session=session,
+            collection_id=collection_id,
+            at=_now(),
+            name=data.name,
+            description=data.description,
+            set_description="description" in data.model_fields_set,
+            is_public=data.is_public,
+        )
+        if not updated:
+            raise ConflictError("You already have a collection with this name")
+        row, items = await _read_detail(executor=session, collection_id=collection_id)
+    return await _detail(state=state, row=row, items=items)
+
+
+async def delete_collection(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> None:
+    collection_id = _parse_id(raw_id)
+    async with state.database.transaction() as session:
+        await _owned(executor=session, collection_id=collection_id, user_id=user_id, lock=True)
+        await repository.delete_collection(session=session, collection_id=collection_id)
+
+
+async def add_item(
+    *,
+    state: LibraryState,
+    limits: CollectionLimits,
+    user_id: uuid.UUID,
+    raw_id: str,
+    reference: str,
+) -> tuple[dict[str, Any], bool]:
+    """Add an anime; `(item, True)` when added, `(item, False)` when it was there already."""
+    collection_id = _parse_id(raw_id)
+    async with state.reader.connect() as connection:
+        # Before asking the catalog: a collection the caller cannot change is a 404 first.
+        await _owned(executor=connection, collection_id=collection_id, user_id=user_id)
+    anime = await state.catalog.resolve(reference)
+    async with state.database.transaction() as session:
+        row = await _owned(
+            executor=session, collection_id=collection_id, user_id=user_id, lock=True
+        )
+        item = await repository.get_item(
+            executor=session, collection_id=collection_id, anime_id=anime.id
+        )
+        created = item is None
+        if item is None:
+            if row.items_count >= limits.max_items:
+                raise ValidationError.for_field(
+                    "anime_id", f"this collection already holds {limits.max_items} anime"
+                )
+            at = _now()
+            await repository.add_items(
+                session=session, collection_id=collection_id, anime_ids=[anime.id], at=at
+            )
+            await repository.update_collection(session=session, collection_id=collection_id, at=at)
+            item = ItemRow(anime_id=anime.id, added_at=at)
+    return _item_dict(item, {anime.id: anime}), created
+
+
+async def remove_item(
+    *, state: LibraryState, user_id: uuid.UUID, raw_id: str, reference: str
+) -> None:
+    collection_id = _parse_id(raw_id)
+    async with state.reader.connect() as connection:
+        await _owned(executor=connection, collection_id=collection_id, user_id=user_id)
+    anime_id = await anime_id_for_reading(state=state, reference=reference)
+    async with state.database.transaction() as session:
+        await _owned(executor=session, collection_id=collection_id, user_id=user_id, lock=True)
+        removed = anime_id is not None and await repository.remove_item(
+            session=session, collection_id=collection_id, anime_id=anime_id
+        )
+        if not removed:
+            raise NotFoundError("This anime is not in the collection")
+        await repository.update_collection(session=session, collection_id=collection_id, at=_now())

@@ -1,0 +1,133 @@
+"""All SQL of views (the rules are in `view_service`).
+
+A batch of views is one statement: the marks decide which views count (the
+last count of that user, anime and episode older than the window), the counted
+ones go into the per-day and total aggregates, and every view moves its anime
+to the top of the user's recently viewed. Reads of the counts then touch at
+most eight small rows, however many views there are.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from anime_library.sql import as_uuid, fetch_page
+
+# Episode 0 in a mark stands for "no episode given" (primary keys have no NULL).
+NO_EPISODE = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ViewRow:
+    user_id: uuid.UUID
+    anime_id: uuid.UUID
+    episode: int | None
+    viewed_at: datetime.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ViewCounts:
+    total: int
+    last_7_days: int
+
+
+# Aggregates are written in anime order, so two batches touching the same
+# anime lock their rows in the same order (no deadlock between workers).
+_RECORD_VIEWS = text(
+    """
+    WITH given AS (
+        SELECT DISTINCT ON (user_id, anime_id, episode) *
+        FROM unnest(
+            CAST(:users AS uuid[]), CAST(:animes AS uuid[]), CAST(:episodes AS int[]),
+            CAST(:times AS timestamptz[])
+        ) AS v(user_id, anime_id, episode, viewed_at)
+        ORDER BY user_id, anime_id, episode, viewed_at DESC
+    ), counted AS (
+        INSERT INTO library.view_marks AS mark (user_id, anime_id, episode, counted_at)
+        SELECT user_id, anime_id, episode, viewed_at FROM given
+        ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET counted_at = excluded.counted_at
+        WHERE mark.counted_at
+            <= excluded.counted_at - make_interval(secs => CAST(:window AS double precision))
+        RETURNING anime_id, counted_at
+    ), days AS (
+        INSERT INTO library.anime_view_days AS d (anime_id, day, views)
+        SELECT anime_id, CAST(counted_at AT TIME ZONE 'UTC' AS date), count(*)
+        FROM counted GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (anime_id, day) DO UPDATE SET views = d.views + excluded.views
+    ), totals AS (
+        INSERT INTO library.anime_view_totals AS t (anime_id, views)
+        SELECT anime_id, count(*) FROM counted GROUP BY 1 ORDER BY 1
+        ON CONFLICT (anime_id) DO UPDATE SET views = t.views + excluded.views
+    )
+    INSERT INTO library.recent_views AS r (user_id, anime_id, episode, viewed_at)
+    SELECT DISTINCT ON (user_id, anime_id)
+        user_id, anime_id, NULLIF(episode, 0), viewed_at
+    FROM given ORDER BY user_id, anime_id, viewed_at DESC
+    ON CONFLICT (user_id, anime_id) DO UPDATE
+        SET episode = excluded.episode, viewed_at = excluded.viewed_at
+        WHERE r.viewed_at <= excluded.viewed_at
+    """
+)
+
+
+async def record_views(
+    *, session: AsyncSession, rows: Sequence[ViewRow], window_seconds: float
+) -> None:
+    await session.execute(
+        _RECORD_VIEWS,
+        {
+            "users": [row.user_id for row in rows],
+            "animes": [row.anime_id for row in rows],
+            "episodes": [row.episode or NO_EPISODE for row in rows],
+            "times": [row.viewed_at for row in rows],
+            "window": window_seconds,
+        },
+    )
+
+
+async def recent_views(
+    *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[ViewRow], int]:
+    """A page of the anime the user viewed, the most recently viewed first."""
+    rows, total = await fetch_page(
+        connection,
+        sql="SELECT user_id, anime_id, episode, viewed_at, count(*) OVER () AS total"
+        " FROM library.recent_views WHERE user_id = :user"
+        " ORDER BY viewed_at DESC, anime_id LIMIT :limit OFFSET :offset",
+        count_sql="SELECT count(*) FROM library.recent_views WHERE user_id = :user",
+        params={"user": user_id, "limit": limit, "offset": offset},
+    )
+    return [_view(row) for row in rows], total
+
+
+def _view(row: Any) -> ViewRow:
+    return ViewRow(
+        user_id=as_uuid(row.user_id),
+        anime_id=as_uuid(row.anime_id),
+        episode=row.episode,
+        viewed_at=row.viewed_at,
+    )
+
+
+async def view_counts(
+    *, connection: AsyncConnection, anime_id: uuid.UUID, since: datetime.date
+) -> ViewCounts:
+    """Counted views of an anime in total and on the UTC days from `since` on."""
+    result = await connection.execute(
+        text(
+            "SELECT"
+            " (SELECT views FROM library.anime_view_totals WHERE anime_id = :anime) AS total,"
+            " (SELECT sum(views) FROM library.anime_view_days"
+            "  WHERE anime_id = :anime AND day >= :since) AS recent"
+        ),
+        {"anime": anime_id, "since": since},
+    )
+    row = result.one()
+    return ViewCounts(total=int(row.total or 0), last_7_days=int(row.recent or 0))

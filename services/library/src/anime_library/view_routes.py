@@ -1,0 +1,74 @@
+"""Routes of views (rules in `view_service`): recording is a job, the counts are public."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from anime_common import (
+    JSONResponse,
+    document,
+    list_response,
+    parse_body,
+    parse_query,
+    requires,
+)
+from anime_library import view_service as service
+from anime_library.context import WRITE, library_settings, library_state, user_of
+from anime_library.schemas import (
+    ViewAccepted,
+    ViewIn,
+    ViewOut,
+    ViewsQuery,
+    ViewStatsOut,
+    ViewStatsQuery,
+)
+
+TAGS = ("views",)
+
+
+@document("Record that the caller watched an anime (episode optional); counted once per hour",
+          body=ViewIn, response=ViewAccepted, status_code=202, errors=[404, 503],
+          tags=TAGS)  # fmt: skip
+@requires(WRITE)
+async def record_view(request: Request) -> Response:
+    body = await parse_body(request, ViewIn)
+    row, job = await service.record_view(
+        state=library_state(request),
+        user_id=user_of(request),
+        data=body,
+        window_seconds=library_settings(request).VIEW_DEDUPE_SECONDS,
+    )
+    return JSONResponse(
+        {"anime_id": row.anime_id, "episode": row.episode, "viewed_at": row.viewed_at,
+         "job": job.to_dict()},
+        status_code=202,
+    )  # fmt: skip
+
+
+@document("The anime the caller viewed, most recently viewed first", query=ViewsQuery,
+          response=list[ViewOut], errors=[503], tags=TAGS)  # fmt: skip
+@requires()
+async def recent_views(request: Request) -> Response:
+    query = parse_query(request, ViewsQuery)
+    items, total = await service.recent_views(
+        state=library_state(request), user_id=user_of(request), limit=query.limit,
+        offset=query.offset,
+    )  # fmt: skip
+    return list_response(request, items, total=total, page=query)
+
+
+@document("Public view counts of an anime: in total and over the last 7 days (UTC)",
+          query=ViewStatsQuery, response=ViewStatsOut, errors=[404, 503], tags=TAGS)  # fmt: skip
+async def view_stats(request: Request) -> Response:
+    query = parse_query(request, ViewStatsQuery)
+    stats = await service.view_stats(state=library_state(request), reference=query.anime_id)
+    return JSONResponse(stats)
+
+
+routes: list[BaseRoute] = [
+    Route("/views", recent_views, methods=["GET"]),
+    Route("/views", record_view, methods=["POST"]),
+    Route("/views/stats", view_stats, methods=["GET"]),
+]

@@ -1,0 +1,87 @@
+"""The rules of views: who watched what, counted once per window, and public counts.
+
+`POST /views` validates (the anime through the catalog, the episode against
+its count), submits job `view:<user>:<anime>:<episode or 0>` and answers 202;
+the job decides whether the view counts (not when the same user's view of the
+same anime and episode was counted within `VIEW_DEDUPE_SECONDS`) and keeps the
+aggregates that `GET /views/stats` reads. While a view's job is still queued, a
+repeat replaces its payload (the newest time wins) instead of adding a job.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anime_common import ValidationError
+from anime_library import view_repository as repository
+from anime_library.jobs import Handler, Job, Work
+from anime_library.schemas import ViewIn
+from anime_library.service import LibraryState, anime_summary
+from anime_library.view_repository import NO_EPISODE, ViewRow
+
+# "Last 7 days" is today (UTC) and the six days before it.
+STATS_DAYS = 7
+
+
+@functools.cache
+def view_writer(window_seconds: float) -> Handler:
+    """The job handler for one dedupe window; one object per window, so jobs batch together."""
+
+    async def write_views(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+        await repository.record_views(session=session, rows=payloads, window_seconds=window_seconds)
+
+    return write_views
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def record_view(
+    *, state: LibraryState, user_id: uuid.UUID, data: ViewIn, window_seconds: float
+) -> tuple[ViewRow, Job]:
+    anime = await state.catalog.resolve(data.anime_id)
+    if data.episode is not None and anime.episodes_total and data.episode > anime.episodes_total:
+        raise ValidationError.for_field(
+            "episode", f"this anime has {anime.episodes_total} episodes"
+        )
+    row = ViewRow(user_id=user_id, anime_id=anime.id, episode=data.episode, viewed_at=_now())
+    key = f"view:{user_id}:{anime.id}:{data.episode or NO_EPISODE}"
+    job = state.runner.submit(
+        key, Work(view_writer(window_seconds), row), owner=str(user_id), replace=True
+    )
+    return row, job
+
+
+async def recent_views(
+    *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    async with state.reader.connect() as connection:
+        rows, total = await repository.recent_views(
+            connection=connection, user_id=user_id, limit=limit, offset=offset
+        )
+    anime = await state.catalog.lookup(row.anime_id for row in rows)
+    return [
+        {
+            "anime_id": row.anime_id,
+            "episode": row.episode,
+            "viewed_at": row.viewed_at,
+            "anime": anime_summary(anime.get(row.anime_id), row.anime_id),
+        }
+        for row in rows
+    ], total
+
+
+async def view_stats(*, state: LibraryState, reference: str) -> dict[str, Any]:
+    """Public counts of an anime known to the catalog (404 otherwise)."""
+    anime = await state.catalog.resolve(reference)
+    since = _now().date() - datetime.timedelta(days=STATS_DAYS - 1)
+    async with state.reader.connect() as connection:
+        counts = await repository.view_counts(connection=connection, anime_id=anime.id, since=since)
+    return {"anime_id": anime.id, "total": counts.total, "last_7_days": counts.last_7_days}
