@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from anime_common._request_id import request_id_var
 
@@ -26,8 +26,9 @@ class _ContextFilter(logging.Filter):
 def configure_logging(*, service: str, level: str = "INFO") -> None:
     """Route every logger (ours, uvicorn's, SQLAlchemy's) to one JSON stream on stderr."""
     handler = logging.StreamHandler(sys.stderr)
+    # orjson (already every response's encoder) formats a line in about half the time.
     handler.setFormatter(
-        JsonFormatter(
+        OrjsonFormatter(
             "{levelname}{name}{message}{service}{request_id}",
             style="{",
             rename_fields={"levelname": "level", "name": "logger"},
