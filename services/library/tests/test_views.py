@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -20,6 +21,7 @@ from .conftest import (
     assert_envelope,
     count,
     fields_of,
+    plain,
     user_token,
     wait_for_job,
 )
@@ -194,26 +196,31 @@ async def record(database: Database, rows: list[ViewRow], window: float = 3600) 
         await view_repository.record_views(session=session, rows=rows, window_seconds=window)
 
 
-async def counts(database: Database, anime_id: uuid.UUID) -> tuple[int, int]:
+async def counts(database_url: str, anime_id: uuid.UUID) -> tuple[int, int]:
     since = NOW.date() - datetime.timedelta(days=6)
-    async with database.engine.connect() as connection:
+    connection = await asyncpg.connect(plain(database_url))
+    try:
         found = await view_repository.view_counts(
             connection=connection, anime_id=anime_id, since=since
         )
+    finally:
+        await connection.close()
     return found.total, found.last_7_days
 
 
-async def test_the_window_slides_from_the_last_counted_view(database: Database) -> None:
+async def test_the_window_slides_from_the_last_counted_view(
+    database: Database, database_url: str
+) -> None:
     user, anime = uuid.uuid4(), uuid.uuid4()
     for minutes in (0, 30, 59, 61, 90, 125):
         at = NOW - datetime.timedelta(hours=3) + datetime.timedelta(minutes=minutes)
         await record(database, [ViewRow(user, anime, 4, at)])
     # Counted at 0, 61 (more than an hour after 0) and 125 (after 61); not 30, 59, 90.
-    assert await counts(database, anime) == (3, 3)
+    assert await counts(database_url, anime) == (3, 3)
 
 
 async def test_old_views_count_in_the_total_but_not_in_the_last_7_days(
-    database: Database,
+    database: Database, database_url: str
 ) -> None:
     anime = uuid.uuid4()
     days_ago = (0, 1, 6, 7, 30)
@@ -221,10 +228,10 @@ async def test_old_views_count_in_the_total_but_not_in_the_last_7_days(
         database,
         [ViewRow(uuid.uuid4(), anime, None, NOW - datetime.timedelta(days=n)) for n in days_ago],
     )
-    assert await counts(database, anime) == (5, 3)
+    assert await counts(database_url, anime) == (5, 3)
 
 
-async def test_one_batch_with_repeats_and_many_anime(database: Database) -> None:
+async def test_one_batch_with_repeats_and_many_anime(database: Database, database_url: str) -> None:
     """What a worker hands over at once: repeats of one key and many anime in one statement."""
     user = uuid.uuid4()
     animes = [uuid.uuid4() for _ in range(50)]
@@ -232,12 +239,15 @@ async def test_one_batch_with_repeats_and_many_anime(database: Database) -> None
     rows += [ViewRow(user, animes[0], 1, NOW - datetime.timedelta(seconds=5))]
     rows += [ViewRow(user, animes[0], 2, NOW - datetime.timedelta(seconds=1))]
     await record(database, rows)
-    assert await counts(database, animes[0]) == (2, 2)
-    assert await counts(database, animes[49]) == (1, 1)
-    async with database.engine.connect() as connection:
+    assert await counts(database_url, animes[0]) == (2, 2)
+    assert await counts(database_url, animes[49]) == (1, 1)
+    connection = await asyncpg.connect(plain(database_url))
+    try:
         recent, total = await view_repository.recent_views(
             connection=connection, user_id=user, limit=100, offset=0
         )
+    finally:
+        await connection.close()
     assert total == 50
     first = next(row for row in recent if row.anime_id == animes[0])
     assert (first.episode, first.viewed_at) == (1, NOW)  # the newest of its views

@@ -37,8 +37,7 @@ def create_app(settings: LibrarySettings) -> Starlette:
         read_pool = await create_read_pool(settings, application_name="library-reader")
         app.state.library = LibraryState(
             database=database,
-            # Reads need no transaction: autocommit saves a BEGIN and a ROLLBACK each.
-            reader=database.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            read_pool=read_pool,
             catalog=CatalogClient(
                 http=app.state.http,
                 base_url=settings.CATALOG_SERVICE_URL,
@@ -47,7 +46,6 @@ def create_app(settings: LibrarySettings) -> Starlette:
                 max_entries=settings.CATALOG_CACHE_ENTRIES,
             ),
             runner=runner,
-            read_pool=read_pool,
         )
         runner.start()
         try:

@@ -1,7 +1,7 @@
 """All SQL of collections (the rules are in `collection_service`).
 
-Reads take either the service's autocommit connection or a write's session,
-so a write can answer with what it just committed from inside its transaction.
+Reads run on the asyncpg read pool (`$n` parameters, see `anime_library.sql`);
+writes, and the reads a write makes under its locks, in the write's session.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_library.sql import Executor, as_uuid, fetch_page
+from anime_library.sql import as_uuid, fetch_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +44,21 @@ def name_key(name: str) -> str:
 
 
 def _collection(row: Any) -> CollectionRow:
+    """From an asyncpg record or a SQLAlchemy row's mapping."""
     return CollectionRow(
-        id=as_uuid(row.id),
-        user_id=as_uuid(row.user_id),
-        name=row.name,
-        description=row.description,
-        is_public=row.is_public,
-        items_count=int(row.items_count),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=as_uuid(row["id"]),
+        user_id=as_uuid(row["user_id"]),
+        name=row["name"],
+        description=row["description"],
+        is_public=row["is_public"],
+        items_count=int(row["items_count"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
 def _item(row: Any) -> ItemRow:
-    return ItemRow(anime_id=as_uuid(row.anime_id), added_at=row.added_at)
+    return ItemRow(anime_id=as_uuid(row["anime_id"]), added_at=row["added_at"])
 
 
 _COLUMNS = (
@@ -69,42 +71,50 @@ _COLUMNS = (
 # --- collections ----------------------------------------------------------------------
 
 
-_GET = f"SELECT {_COLUMNS} FROM library.collections AS c WHERE c.id = :id"  # noqa: S608 - fixed fragments only
-_GET_COLLECTION = text(_GET)
-_LOCK_COLLECTION = text("SELECT 1 FROM library.collections WHERE id = :id FOR UPDATE")
-# One user's collections: all of them, or (`public_only`) the public ones.
-_OF_USER = "c.user_id = :user AND (c.is_public OR NOT :public_only)"
-_LIST_COLLECTIONS = (
-    f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM library.collections AS c"  # noqa: S608 - fixed fragments only
-    f" WHERE {_OF_USER} ORDER BY c.created_at DESC, c.id DESC LIMIT :limit OFFSET :offset"
-)
-_COUNT_COLLECTIONS = f"SELECT count(*) FROM library.collections AS c WHERE {_OF_USER}"  # noqa: S608
+_SELECT = f"SELECT {_COLUMNS} FROM library.collections AS c"  # noqa: S608 - fixed fragments only
+# One user's collections: all of them, or (`public_only`, $2) the public ones.
+_OF_USER = "c.user_id = $1 AND (c.is_public OR NOT $2)"
 
 
 async def get_collection(
-    *, executor: Executor, collection_id: uuid.UUID, lock: bool = False
+    *, connection: asyncpg.Connection, collection_id: uuid.UUID
 ) -> CollectionRow | None:
-    """One collection; `lock` holds its row until the transaction ends (writes to it wait)."""
-    if lock:
-        # Its own statement: the read below then starts after the lock was granted,
-        # so it counts the items another transaction committed while we waited.
-        await executor.execute(_LOCK_COLLECTION, {"id": collection_id})
-    result = await executor.execute(_GET_COLLECTION, {"id": collection_id})
-    row = result.first()
+    row = await connection.fetchrow(f"{_SELECT} WHERE c.id = $1", collection_id)
     return _collection(row) if row is not None else None
 
 
 async def list_collections(
-    *, connection: AsyncConnection, user_id: uuid.UUID, public_only: bool, limit: int, offset: int
+    *,
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    public_only: bool,
+    limit: int,
+    offset: int,
 ) -> tuple[list[CollectionRow], int]:
     """A page of one user's collections (only the public ones, or all), newest first."""
     rows, total = await fetch_page(
         connection,
-        sql=_LIST_COLLECTIONS,
-        count_sql=_COUNT_COLLECTIONS,
-        params={"user": user_id, "public_only": public_only, "limit": limit, "offset": offset},
+        sql=f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM library.collections AS c"  # noqa: S608 - fixed fragments only
+        f" WHERE {_OF_USER} ORDER BY c.created_at DESC, c.id DESC LIMIT $3 OFFSET $4",
+        count_sql=f"SELECT count(*) FROM library.collections AS c WHERE {_OF_USER}",  # noqa: S608
+        args=(user_id, public_only, limit, offset),
     )
     return [_collection(row) for row in rows], total
+
+
+_LOCK_COLLECTION = text("SELECT 1 FROM library.collections WHERE id = :id FOR UPDATE")
+_GET_LOCKED = text(f"{_SELECT} WHERE c.id = :id")
+
+
+async def lock_collection(
+    *, session: AsyncSession, collection_id: uuid.UUID
+) -> CollectionRow | None:
+    """A collection, its row held until the transaction ends (other writes to it wait)."""
+    await session.execute(_LOCK_COLLECTION, {"id": collection_id})
+    # Its own statement: it starts after the lock was granted, so it counts the
+    # items another transaction committed while we waited.
+    row = (await session.execute(_GET_LOCKED, {"id": collection_id})).first()
+    return _collection(row._mapping) if row is not None else None
 
 
 async def lock_user(*, session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -248,9 +258,9 @@ async def remove_item(
 
 
 async def get_item(
-    *, executor: Executor, collection_id: uuid.UUID, anime_id: uuid.UUID
+    *, session: AsyncSession, collection_id: uuid.UUID, anime_id: uuid.UUID
 ) -> ItemRow | None:
-    result = await executor.execute(
+    result = await session.execute(
         text(
             "SELECT anime_id, added_at FROM library.collection_items"
             " WHERE collection_id = :collection AND anime_id = :anime"
@@ -258,18 +268,22 @@ async def get_item(
         {"collection": collection_id, "anime": anime_id},
     )
     row = result.first()
-    return _item(row) if row is not None else None
+    return _item(row._mapping) if row is not None else None
 
 
 async def list_items(
-    *, executor: Executor, collection_id: uuid.UUID, limit: int | None = None, offset: int = 0
+    *,
+    connection: asyncpg.Connection,
+    collection_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[ItemRow]:
     """A collection's items in the order they were added (all of them without `limit`)."""
-    result = await executor.execute(
-        text(
-            "SELECT anime_id, added_at FROM library.collection_items"
-            " WHERE collection_id = :collection ORDER BY seq LIMIT :limit OFFSET :offset"
-        ),
-        {"collection": collection_id, "limit": limit, "offset": offset},
+    rows = await connection.fetch(
+        "SELECT anime_id, added_at FROM library.collection_items"
+        " WHERE collection_id = $1 ORDER BY seq LIMIT $2 OFFSET $3",
+        collection_id,
+        limit,
+        offset,
     )
-    return [_item(row) for row in result.all()]
+    return [_item(row) for row in rows]

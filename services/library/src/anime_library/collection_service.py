@@ -30,7 +30,6 @@ from anime_library.catalog_client import AnimeInfo
 from anime_library.collection_repository import CollectionRow, ItemRow
 from anime_library.schemas import CollectionIn, CollectionPatch
 from anime_library.service import LibraryState, anime_id_for_reading, anime_summary
-from anime_library.sql import Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,24 +49,29 @@ def _parse_id(raw: str) -> uuid.UUID:
         raise NotFoundError("Collection not found") from None
 
 
-async def _visible(
-    *, executor: Executor, collection_id: uuid.UUID, viewer: uuid.UUID
-) -> CollectionRow:
+def _visible(row: CollectionRow | None, viewer: uuid.UUID) -> CollectionRow:
     """A collection the viewer may read: their own, or a public one."""
-    row = await repository.get_collection(executor=executor, collection_id=collection_id)
     if row is None or (row.user_id != viewer and not row.is_public):
         raise NotFoundError("Collection not found")
     return row
 
 
-async def _owned(
-    *, executor: Executor, collection_id: uuid.UUID, user_id: uuid.UUID, lock: bool = False
-) -> CollectionRow:
-    """A collection the user may change: their own (`lock`: held until the transaction ends)."""
-    row = await repository.get_collection(executor=executor, collection_id=collection_id, lock=lock)
+def _owned(row: CollectionRow | None, user_id: uuid.UUID) -> CollectionRow:
+    """A collection the user may change: their own."""
     if row is None or row.user_id != user_id:
         raise NotFoundError("Collection not found")
     return row
+
+
+async def _check_owned(
+    *, state: LibraryState, collection_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Before asking the catalog: a collection the caller cannot change is a 404 first."""
+    async with state.read_pool.acquire() as connection:
+        _owned(
+            await repository.get_collection(connection=connection, collection_id=collection_id),
+            user_id,
+        )
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -102,14 +106,14 @@ async def _items_with_anime(
     return [_item_dict(item, anime) for item in items]
 
 
-async def _read_detail(
-    *, executor: Executor, collection_id: uuid.UUID
-) -> tuple[CollectionRow, list[ItemRow]]:
-    row = await repository.get_collection(executor=executor, collection_id=collection_id)
-    if row is None:
-        raise NotFoundError("Collection not found")  # deleted between two statements
-    items = await repository.list_items(executor=executor, collection_id=collection_id)
-    return row, items
+async def _read_detail(*, state: LibraryState, collection_id: uuid.UUID) -> dict[str, Any]:
+    """A collection with its items, as committed (after a write)."""
+    async with state.read_pool.acquire() as connection:
+        row = await repository.get_collection(connection=connection, collection_id=collection_id)
+        if row is None:
+            raise NotFoundError("Collection not found")  # deleted right after the write
+        items = await repository.list_items(connection=connection, collection_id=collection_id)
+    return await _detail(state=state, row=row, items=items)
 
 
 async def _detail(
@@ -159,7 +163,7 @@ async def list_collections(
 ) -> tuple[list[dict[str, Any]], int]:
     """The viewer's own collections, or another user's public ones."""
     user_id = owner or viewer
-    async with state.reader.connect() as connection:
+    async with state.read_pool.acquire() as connection:
         rows, total = await repository.list_collections(
             connection=connection,
             user_id=user_id,
@@ -172,9 +176,12 @@ async def list_collections(
 
 async def get_collection(*, state: LibraryState, viewer: uuid.UUID, raw_id: str) -> dict[str, Any]:
     collection_id = _parse_id(raw_id)
-    async with state.reader.connect() as connection:
-        row = await _visible(executor=connection, collection_id=collection_id, viewer=viewer)
-        items = await repository.list_items(executor=connection, collection_id=collection_id)
+    async with state.read_pool.acquire() as connection:
+        row = _visible(
+            await repository.get_collection(connection=connection, collection_id=collection_id),
+            viewer,
+        )
+        items = await repository.list_items(connection=connection, collection_id=collection_id)
     return await _detail(state=state, row=row, items=items)
 
 
@@ -182,10 +189,13 @@ async def list_items(
     *, state: LibraryState, viewer: uuid.UUID, raw_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     collection_id = _parse_id(raw_id)
-    async with state.reader.connect() as connection:
-        row = await _visible(executor=connection, collection_id=collection_id, viewer=viewer)
+    async with state.read_pool.acquire() as connection:
+        row = _visible(
+            await repository.get_collection(connection=connection, collection_id=collection_id),
+            viewer,
+        )
         items = await repository.list_items(
-            executor=connection, collection_id=collection_id, limit=limit, offset=offset
+            connection=connection, collection_id=collection_id, limit=limit, offset=offset
         )
     return await _items_with_anime(state=state, items=items), row.items_count
 
@@ -226,8 +236,7 @@ async def create_collection(
         await repository.add_items(
             session=session, collection_id=collection_id, anime_ids=anime_ids, at=at
         )
-        row, items = await _read_detail(executor=session, collection_id=collection_id)
-    return await _detail(state=state, row=row, items=items)
+    return await _read_detail(state=state, collection_id=collection_id)
 
 
 async def update_collection(
@@ -238,7 +247,9 @@ async def update_collection(
         if column in data.model_fields_set and getattr(data, column) is None:
             raise ValidationError.for_field(column, "must not be null")
     async with state.database.transaction() as session:
-        await _owned(executor=session, collection_id=collection_id, user_id=user_id, lock=True)
+        _owned(
+            await repository.lock_collection(session=session, collection_id=collection_id), user_id
+        )
         updated = await repository.update_collection(
             session=session,
             collection_id=collection_id,
@@ -250,14 +261,15 @@ async def update_collection(
         )
         if not updated:
             raise ConflictError("You already have a collection with this name")
-        row, items = await _read_detail(executor=session, collection_id=collection_id)
-    return await _detail(state=state, row=row, items=items)
+    return await _read_detail(state=state, collection_id=collection_id)
 
 
 async def delete_collection(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> None:
     collection_id = _parse_id(raw_id)
     async with state.database.transaction() as session:
-        await _owned(executor=session, collection_id=collection_id, user_id=user_id, lock=True)
+        _owned(
+            await repository.lock_collection(session=session, collection_id=collection_id), user_id
+        )
         await repository.delete_collection(session=session, collection_id=collection_id)
 
 
@@ -271,16 +283,14 @@ async def add_item(
 ) -> tuple[dict[str, Any], bool]:
     """Add an anime; `(item, True)` when added, `(item, False)` when it was there already."""
     collection_id = _parse_id(raw_id)
-    async with state.reader.connect() as connection:
-        # Before asking the catalog: a collection the caller cannot change is a 404 first.
-        await _owned(executor=connection, collection_id=collection_id, user_id=user_id)
+    await _check_owned(state=state, collection_id=collection_id, user_id=user_id)
     anime = await state.catalog.resolve(reference)
     async with state.database.transaction() as session:
-        row = await _owned(
-            executor=session, collection_id=collection_id, user_id=user_id, lock=True
+        row = _owned(
+            await repository.lock_collection(session=session, collection_id=collection_id), user_id
         )
         item = await repository.get_item(
-            executor=session, collection_id=collection_id, anime_id=anime.id
+            session=session, collection_id=collection_id, anime_id=anime.id
         )
         created = item is None
         if item is None:
@@ -301,11 +311,12 @@ async def remove_item(
     *, state: LibraryState, user_id: uuid.UUID, raw_id: str, reference: str
 ) -> None:
     collection_id = _parse_id(raw_id)
-    async with state.reader.connect() as connection:
-        await _owned(executor=connection, collection_id=collection_id, user_id=user_id)
+    await _check_owned(state=state, collection_id=collection_id, user_id=user_id)
     anime_id = await anime_id_for_reading(state=state, reference=reference)
     async with state.database.transaction() as session:
-        await _owned(executor=session, collection_id=collection_id, user_id=user_id, lock=True)
+        _owned(
+            await repository.lock_collection(session=session, collection_id=collection_id), user_id
+        )
         removed = anime_id is not None and await repository.remove_item(
             session=session, collection_id=collection_id, anime_id=anime_id
         )

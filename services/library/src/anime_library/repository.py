@@ -2,7 +2,7 @@
 
 Writes take many rows at once (`INSERT ... SELECT FROM unnest(...)`): the job
 runner hands a whole batch of queued jobs to one statement (PERF_NOTES.md).
-Reads run on an autocommit connection: no BEGIN/ROLLBACK around one SELECT.
+Reads run on the plain asyncpg read pool (see `anime_library.sql`).
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import datetime
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_library.sql import as_uuid, fetch_page
 
@@ -39,24 +38,24 @@ class ProgressRow:
     last_watched_at: datetime.datetime
 
 
-def _favorite(row: Any) -> FavoriteRow:
+def _favorite(row: asyncpg.Record) -> FavoriteRow:
     return FavoriteRow(
-        id=as_uuid(row.id),
-        user_id=as_uuid(row.user_id),
-        anime_id=as_uuid(row.anime_id),
-        created_at=row.created_at,
+        id=as_uuid(row["id"]),
+        user_id=as_uuid(row["user_id"]),
+        anime_id=as_uuid(row["anime_id"]),
+        created_at=row["created_at"],
     )
 
 
-def _progress(row: Any) -> ProgressRow:
+def _progress(row: asyncpg.Record) -> ProgressRow:
     return ProgressRow(
-        user_id=as_uuid(row.user_id),
-        anime_id=as_uuid(row.anime_id),
-        episode=row.episode,
-        position_seconds=row.position_seconds,
-        progress_percent=row.progress_percent,
-        completed=row.completed,
-        last_watched_at=row.last_watched_at,
+        user_id=as_uuid(row["user_id"]),
+        anime_id=as_uuid(row["anime_id"]),
+        episode=row["episode"],
+        position_seconds=row["position_seconds"],
+        progress_percent=row["progress_percent"],
+        completed=row["completed"],
+        last_watched_at=row["last_watched_at"],
     )
 
 
@@ -158,51 +157,55 @@ async def favorite_by_pair(
 
 
 async def favorite_anime_id(
-    *, connection: AsyncConnection, user_id: uuid.UUID, favorite_id: uuid.UUID
+    *, connection: asyncpg.Connection, user_id: uuid.UUID, favorite_id: uuid.UUID
 ) -> uuid.UUID | None:
     """The anime of one of the user's favorites, by the favorite's id."""
-    result = await connection.execute(
-        text("SELECT anime_id FROM library.favorites WHERE id = :id AND user_id = :user"),
-        {"id": favorite_id, "user": user_id},
+    value = await connection.fetchval(
+        "SELECT anime_id FROM library.favorites WHERE id = $1 AND user_id = $2",
+        favorite_id,
+        user_id,
     )
-    value = result.scalar()
     return as_uuid(value) if value is not None else None
 
 
 async def list_favorites(
-    *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
+    *, connection: asyncpg.Connection, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[FavoriteRow], int]:
     """A page of the user's favorites, newest first, and how many there are."""
     rows, total = await fetch_page(
         connection,
         sql="SELECT id, user_id, anime_id, created_at, count(*) OVER () AS total"
-        " FROM library.favorites WHERE user_id = :user"
-        " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset",
-        count_sql="SELECT count(*) FROM library.favorites WHERE user_id = :user",
-        params={"user": user_id, "limit": limit, "offset": offset},
+        " FROM library.favorites WHERE user_id = $1"
+        " ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        count_sql="SELECT count(*) FROM library.favorites WHERE user_id = $1",
+        args=(user_id, limit, offset),
     )
     return [_favorite(row) for row in rows], total
 
 
 async def progress_of_anime(
-    *, connection: AsyncConnection, user_id: uuid.UUID, anime_id: uuid.UUID, limit: int, offset: int
+    *,
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    anime_id: uuid.UUID,
+    limit: int,
+    offset: int,
 ) -> tuple[list[ProgressRow], int]:
     """A page of the user's per-episode progress in one anime, by episode."""
     rows, total = await fetch_page(
         connection,
         sql="SELECT user_id, anime_id, episode, position_seconds, progress_percent, completed,"
         " last_watched_at, count(*) OVER () AS total FROM library.watch_progress"
-        " WHERE user_id = :user AND anime_id = :anime"
-        " ORDER BY episode LIMIT :limit OFFSET :offset",
+        " WHERE user_id = $1 AND anime_id = $2 ORDER BY episode LIMIT $3 OFFSET $4",
         count_sql="SELECT count(*) FROM library.watch_progress"
-        " WHERE user_id = :user AND anime_id = :anime",
-        params={"user": user_id, "anime": anime_id, "limit": limit, "offset": offset},
+        " WHERE user_id = $1 AND anime_id = $2",
+        args=(user_id, anime_id, limit, offset),
     )
     return [_progress(row) for row in rows], total
 
 
 async def continue_watching(
-    *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
+    *, connection: asyncpg.Connection, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[ProgressRow], int]:
     """The latest progress row of each anime the user watched, most recent first."""
     rows, total = await fetch_page(
@@ -212,13 +215,12 @@ async def continue_watching(
                 SELECT DISTINCT ON (anime_id)
                     user_id, anime_id, episode, position_seconds, progress_percent, completed,
                     last_watched_at
-                FROM library.watch_progress WHERE user_id = :user
+                FROM library.watch_progress WHERE user_id = $1
                 ORDER BY anime_id, last_watched_at DESC, episode DESC
             ) AS latest
-            ORDER BY last_watched_at DESC, anime_id LIMIT :limit OFFSET :offset
+            ORDER BY last_watched_at DESC, anime_id LIMIT $2 OFFSET $3
             """,
-        count_sql="SELECT count(DISTINCT anime_id) FROM library.watch_progress"
-        " WHERE user_id = :user",
-        params={"user": user_id, "limit": limit, "offset": offset},
+        count_sql="SELECT count(DISTINCT anime_id) FROM library.watch_progress WHERE user_id = $1",
+        args=(user_id, limit, offset),
     )
     return [_progress(row) for row in rows], total

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import (
     Database,
@@ -40,13 +40,12 @@ _FAVORITE_NAMESPACE = uuid.UUID("6f1c2a4e-9a43-4c55-8f0e-1d3c5b7a9e21")
 class LibraryState:
     """The long-lived parts of the service, built in its lifespan."""
 
-    database: Database
-    reader: AsyncEngine  # autocommit: reads need no transaction
+    database: Database  # writes: the job handlers' and collections' transactions
+    # Reads: plain asyncpg (`anime_common.create_read_pool`), as in the catalog
+    # (PERF_NOTES.md: ≈3x the reads/s of SQLAlchemy Core).
+    read_pool: asyncpg.Pool
     catalog: CatalogClient
     runner: JobRunner
-    # Plain asyncpg (`anime_common.create_read_pool`) for the hot per-request reads
-    # of the write routes (PERF_NOTES.md: ≈3x the reads/s of SQLAlchemy Core).
-    read_pool: asyncpg.Pool
 
 
 def user_id_of(subject: str) -> uuid.UUID:
@@ -161,7 +160,7 @@ async def remove_favorite(*, state: LibraryState, user_id: uuid.UUID, reference:
     except ValueError:
         given = None
     if given is not None:
-        async with state.reader.connect() as connection:
+        async with state.read_pool.acquire() as connection:
             anime_id = await repository.favorite_anime_id(
                 connection=connection, user_id=user_id, favorite_id=given
             )
@@ -201,7 +200,7 @@ async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> N
 async def list_favorites(
     *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    async with state.reader.connect() as connection:
+    async with state.read_pool.acquire() as connection:
         rows, total = await repository.list_favorites(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )
@@ -286,7 +285,7 @@ async def progress_of(
     anime_id = await anime_id_for_reading(state=state, reference=reference)
     if anime_id is None:
         return [], 0
-    async with state.reader.connect() as connection:
+    async with state.read_pool.acquire() as connection:
         rows, total = await repository.progress_of_anime(
             connection=connection, user_id=user_id, anime_id=anime_id, limit=limit, offset=offset
         )
@@ -305,7 +304,7 @@ async def progress_of(
 async def continue_watching(
     *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    async with state.reader.connect() as connection:
+    async with state.read_pool.acquire() as connection:
         rows, total = await repository.continue_watching(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )

@@ -1,34 +1,34 @@
-"""What every library repository module needs: asyncpg UUIDs made plain, pages with totals."""
+"""What every library repository module needs: asyncpg UUIDs made plain, pages with totals.
+
+Reads run on the service's plain asyncpg pool (`anime_common.create_read_pool`,
+as in the catalog): single autocommit statements, `$n` parameters. Writes run
+in the SQLAlchemy session of a transaction (`Database.transaction`).
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-
-Executor = AsyncConnection | AsyncSession
+import asyncpg
 
 
 def as_uuid(value: Any) -> uuid.UUID:
-    # asyncpg answers textual queries with its own UUID type, which JSON encoders refuse.
+    # asyncpg answers with its own UUID type, which JSON encoders refuse.
     return value if type(value) is uuid.UUID else uuid.UUID(int=value.int)
 
 
 async def fetch_page(
-    executor: Executor, *, sql: str, count_sql: str, params: Mapping[str, Any]
-) -> tuple[list[Row[Any]], int]:
+    connection: asyncpg.Connection, *, sql: str, count_sql: str, args: tuple[Any, ...]
+) -> tuple[list[asyncpg.Record], int]:
     """A page of rows and the total behind it.
 
-    `sql` selects `count(*) OVER () AS total` beside its columns, so a page
-    costs one query; only an empty page (past the end, or nothing at all) needs
-    `count_sql` for the total.
+    `sql` selects `count(*) OVER () AS total` beside its columns and ends with
+    `LIMIT $n OFFSET $n+1` (its last two arguments), so a page costs one query;
+    only an empty page (past the end, or nothing at all) needs `count_sql`, which
+    takes the arguments before those two, for the total.
     """
-    result = await executor.execute(text(sql), params)
-    rows = list(result.all())
+    rows = await connection.fetch(sql, *args)
     if rows:
-        return rows, int(rows[0].total)
-    counted = await executor.execute(text(count_sql), params)
-    return [], int(counted.scalar() or 0)
+        return rows, int(rows[0]["total"])
+    return [], int(await connection.fetchval(count_sql, *args[:-2]) or 0)

@@ -13,10 +13,10 @@ import datetime
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_library.sql import as_uuid, fetch_page
 
@@ -93,41 +93,38 @@ async def record_views(
 
 
 async def recent_views(
-    *, connection: AsyncConnection, user_id: uuid.UUID, limit: int, offset: int
+    *, connection: asyncpg.Connection, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[ViewRow], int]:
     """A page of the anime the user viewed, the most recently viewed first."""
     rows, total = await fetch_page(
         connection,
         sql="SELECT user_id, anime_id, episode, viewed_at, count(*) OVER () AS total"
-        " FROM library.recent_views WHERE user_id = :user"
-        " ORDER BY viewed_at DESC, anime_id LIMIT :limit OFFSET :offset",
-        count_sql="SELECT count(*) FROM library.recent_views WHERE user_id = :user",
-        params={"user": user_id, "limit": limit, "offset": offset},
+        " FROM library.recent_views WHERE user_id = $1"
+        " ORDER BY viewed_at DESC, anime_id LIMIT $2 OFFSET $3",
+        count_sql="SELECT count(*) FROM library.recent_views WHERE user_id = $1",
+        args=(user_id, limit, offset),
     )
-    return [_view(row) for row in rows], total
-
-
-def _view(row: Any) -> ViewRow:
-    return ViewRow(
-        user_id=as_uuid(row.user_id),
-        anime_id=as_uuid(row.anime_id),
-        episode=row.episode,
-        viewed_at=row.viewed_at,
-    )
+    return [
+        ViewRow(
+            user_id=as_uuid(row["user_id"]),
+            anime_id=as_uuid(row["anime_id"]),
+            episode=row["episode"],
+            viewed_at=row["viewed_at"],
+        )
+        for row in rows
+    ], total
 
 
 async def view_counts(
-    *, connection: AsyncConnection, anime_id: uuid.UUID, since: datetime.date
+    *, connection: asyncpg.Connection, anime_id: uuid.UUID, since: datetime.date
 ) -> ViewCounts:
     """Counted views of an anime in total and on the UTC days from `since` on."""
-    result = await connection.execute(
-        text(
-            "SELECT"
-            " (SELECT views FROM library.anime_view_totals WHERE anime_id = :anime) AS total,"
-            " (SELECT sum(views) FROM library.anime_view_days"
-            "  WHERE anime_id = :anime AND day >= :since) AS recent"
-        ),
-        {"anime": anime_id, "since": since},
+    row = await connection.fetchrow(
+        "SELECT"
+        " (SELECT views FROM library.anime_view_totals WHERE anime_id = $1) AS total,"
+        " (SELECT sum(views) FROM library.anime_view_days"
+        "  WHERE anime_id = $1 AND day >= $2) AS recent",
+        anime_id,
+        since,
     )
-    row = result.one()
-    return ViewCounts(total=int(row.total or 0), last_7_days=int(row.recent or 0))
+    return ViewCounts(total=int(row["total"] or 0), last_7_days=int(row["recent"] or 0))
