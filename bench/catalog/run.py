@@ -21,21 +21,20 @@ listing >= 50% of the bare app's throughput (c=32, direct).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from anime_devstack.wrk import WrkResult, ensure_wrk, rotate, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCIES = (1, 32)
@@ -71,60 +70,9 @@ def search_queries(count: int = 500, seed: int = 7) -> list[str]:
     return queries
 
 
-_WRK_SCRIPT = """
-local paths = {%(paths)s}
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1])
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %%d, "duration_us": %%d, "p50_us": %%f, "p95_us": %%f, "p99_us": %%f, '
-      .. '"errors": %%d, "non2xx": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
-
-
-@dataclass(frozen=True)
-class Sample:
-    rps: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if not found:
-        sys.exit("wrk is not installed: apt-get install wrk (see bench/gateway/README.md)")
-    return found
-
-
-def run_wrk(wrk: str, base: str, paths: list[str], concurrency: int, seconds: int) -> Sample:
-    lua = _WRK_SCRIPT % {"paths": ", ".join(json.dumps(path) for path in paths)}
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(lua)
-    try:
-        threads = min(concurrency, os.cpu_count() or 1)
-        argv = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", handle.name, base]
-        output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    finally:
-        Path(handle.name).unlink()
-    report: dict[str, Any] = json.loads(
-        next(line for line in reversed(output.splitlines()) if line.startswith("{"))
-    )
-    if report["errors"] or report["non2xx"]:
-        sys.exit(f"wrk saw failures on {base}{paths[0]}: {report}")
-    return Sample(
-        rps=report["requests"] / (report["duration_us"] / 1e6),
-        p50_ms=report["p50_us"] / 1000,
-        p95_ms=report["p95_us"] / 1000,
-        p99_ms=report["p99_us"] / 1000,
-    )
+def sample(base: str, paths: list[str], concurrency: int, seconds: int) -> WrkResult:
+    """wrk GETs the paths in turn, on the base URL."""
+    return run_wrk(base, concurrency=concurrency, seconds=seconds, prelude=rotate(paths))
 
 
 def _free_port() -> int:
@@ -182,7 +130,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (5)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
-    wrk = ensure_wrk()
+    ensure_wrk()
 
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-catalog-") as tmp:
@@ -192,14 +140,15 @@ def main() -> None:
             assert stack.database_url is not None
             print(f"loading the demo set and {args.titles} synthetic anime ...", flush=True)
             load_catalog(stack.database_url, args.titles)
-            results = measure(wrk, stack, args)
-    ok = report(results, args)
+            total, deep, results = measure(stack, args)
+    ok = report(total, deep, results, args)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.check and not ok:
         sys.exit(1)
 
 
-def measure(wrk: str, stack: Any, args: argparse.Namespace) -> dict[str, Sample]:
+def measure(stack: Any, args: argparse.Namespace) -> tuple[int, int, dict[str, WrkResult]]:
+    """(anime in the catalog, the deep page's offset, the runs by name)."""
     gateway, direct = stack.gateway_url, stack.service_url("catalog")
     with httpx.Client(base_url=direct, timeout=30, trust_env=False) as client:
         total = int(client.get("/anime").headers["x-total-count"])
@@ -218,34 +167,31 @@ def measure(wrk: str, stack: Any, args: argparse.Namespace) -> dict[str, Sample]
          "--port", str(port)],
         env=os.environ | {"PYTHONPATH": str(ROOT / "services/catalog/src")},
     )  # fmt: skip
-    results: dict[str, Sample] = {}
+    results: dict[str, WrkResult] = {}
     try:
         _wait_ok(f"http://127.0.0.1:{port}/anime")
         # Warm up: connection pools, plan caches, the count cache, PostgreSQL's buffers.
         for paths in workloads.values():
-            run_wrk(wrk, direct, paths, 32, 2)
-        run_wrk(wrk, f"http://127.0.0.1:{port}", ["/anime?limit=20"], 32, 2)
+            sample(direct, paths, 32, 2)
+        sample(f"http://127.0.0.1:{port}", ["/anime?limit=20"], 32, 2)
         for concurrency in CONCURRENCIES:
             for name, paths in workloads.items():
                 for where, base in (("direct", direct), ("gateway", gateway)):
                     key = f"{name} | {where} | c={concurrency}"
-                    results[key] = run_wrk(wrk, base, paths, concurrency, args.duration)
+                    results[key] = sample(base, paths, concurrency, args.duration)
                     print(f"  {key}: {results[key].rps:.0f} req/s", flush=True)
             key = f"list first page | bare app | c={concurrency}"
-            results[key] = run_wrk(
-                wrk, f"http://127.0.0.1:{port}", ["/anime?limit=20"], concurrency, args.duration
+            results[key] = sample(
+                f"http://127.0.0.1:{port}", ["/anime?limit=20"], concurrency, args.duration
             )
             print(f"  {key}: {results[key].rps:.0f} req/s", flush=True)
     finally:
         bare.terminate()
         bare.wait(timeout=15)
-    results["_meta"] = Sample(rps=float(total), p50_ms=float(deep), p95_ms=0, p99_ms=0)
-    return results
+    return total, deep, results
 
 
-def report(results: dict[str, Sample], args: argparse.Namespace) -> bool:
-    meta = results.pop("_meta")
-    total, deep = int(meta.rps), int(meta.p50_ms)
+def report(total: int, deep: int, results: dict[str, WrkResult], args: argparse.Namespace) -> bool:
     print(f"\ncatalog of {total} anime; wrk {args.duration}s per run; {os.cpu_count()} CPUs\n")
     print(f"{'workload':<48} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for key, s in results.items():

@@ -18,7 +18,6 @@ behind the same Traefik configuration.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -38,23 +37,13 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from anime_devstack.wrk import ensure_wrk, run_wrk
+
 ROOT = Path(__file__).resolve().parents[2]
 TRAEFIK_DIR = ROOT / "deploy" / "traefik"
 CONCURRENCIES = (1, 32)
 TARGET_THROUGHPUT_RATIO = 0.70
 TARGET_MEDIAN_OVERHEAD_MS = 1.0
-
-# wrk reports through this hook: one JSON line, latencies in microseconds.
-_WRK_REPORT = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %f, "p99_us": %f, '
-      .. '"errors": %d, "non2xx": %d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
 
 
 @dataclass(frozen=True)
@@ -104,53 +93,25 @@ def cpu_seconds(pid: int | None) -> float | None:
 # -- load tool ---------------------------------------------------------------------
 
 
-def ensure_wrk() -> str:
-    """wrk from PATH, installed with apt-get (Debian's package) when missing."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        sys.exit("wrk is not installed: install Debian's `wrk` package (apt-get install wrk)")
-    print("installing wrk with apt-get ...", flush=True)
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
-        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
-    found = shutil.which("wrk")
-    if not found:
-        sys.exit("apt-get installed wrk but it is not on PATH")
-    return found
-
-
-def run_wrk(
-    wrk: str,
-    script: Path,
-    url: str,
-    concurrency: int,
-    seconds: int,
-    pids: dict[str, int | None] | None = None,
+def sample(
+    url: str, concurrency: int, seconds: int, pids: dict[str, int | None] | None = None
 ) -> Sample:
-    threads = min(concurrency, os.cpu_count() or 1)
-    argv = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", str(script), url]
+    """One wrk run, with the CPU time the listed processes spent per request."""
     pids = pids or {}
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    result = run_wrk(url, concurrency=concurrency, seconds=seconds)
     after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    report: dict[str, Any] = json.loads(
-        next(line for line in reversed(output.splitlines()) if line.startswith("{"))
-    )
-    if report["errors"] or report["non2xx"]:
-        sys.exit(f"wrk saw failures on {url}: {report}\n{output}")
     per_request: dict[str, float | None] = {}
     for name in pids:
         start, end = before[name], after[name]
-        if start is None or end is None or not report["requests"]:
+        if start is None or end is None or not result.requests:
             per_request[name] = None
         else:
-            per_request[name] = (end - start) * 1e6 / report["requests"]
+            per_request[name] = (end - start) * 1e6 / result.requests
     return Sample(
-        rps=report["requests"] / (report["duration_us"] / 1e6),
-        p50_ms=report["p50_us"] / 1000,
-        p99_ms=report["p99_us"] / 1000,
+        rps=result.rps,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
         traefik_us=per_request.get("traefik"),
         service_us=per_request.get("service"),
     )
@@ -239,25 +200,18 @@ def edge_targets(work: Path) -> Iterator[Targets]:
 # -- the run --------------------------------------------------------------------------
 
 
-def measure(wrk: str, targets: Targets, seconds: int, rounds: int) -> dict[int, dict[str, Sample]]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(_WRK_REPORT)
-    script = Path(handle.name)
-    try:
-        for url in (targets.direct, targets.gateway):  # warm connections, caches, JITless paths
-            run_wrk(wrk, script, url, 32, 2)
-        pids = {"traefik": listener_pid(targets.gateway), "service": listener_pid(targets.direct)}
-        results: dict[int, dict[str, Sample]] = {}
-        for concurrency in CONCURRENCIES:
-            runs: dict[str, list[Sample]] = {"direct": [], "gateway": []}
-            for _ in range(rounds):
-                for name, url in (("direct", targets.direct), ("gateway", targets.gateway)):
-                    sample = run_wrk(wrk, script, url, concurrency, seconds, pids)
-                    runs[name].append(sample)
-            results[concurrency] = {name: _median(samples) for name, samples in runs.items()}
-        return results
-    finally:
-        script.unlink()
+def measure(targets: Targets, seconds: int, rounds: int) -> dict[int, dict[str, Sample]]:
+    for url in (targets.direct, targets.gateway):  # warm connections, caches, JITless paths
+        sample(url, 32, 2)
+    pids = {"traefik": listener_pid(targets.gateway), "service": listener_pid(targets.direct)}
+    results: dict[int, dict[str, Sample]] = {}
+    for concurrency in CONCURRENCIES:
+        runs: dict[str, list[Sample]] = {"direct": [], "gateway": []}
+        for _ in range(rounds):
+            for name, url in (("direct", targets.direct), ("gateway", targets.gateway)):
+                runs[name].append(sample(url, concurrency, seconds, pids))
+        results[concurrency] = {name: _median(samples) for name, samples in runs.items()}
+    return results
 
 
 def _median_of(values: list[float | None]) -> float | None:
@@ -341,14 +295,14 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
-    wrk = ensure_wrk()
+    ensure_wrk()
     # Other work on the machine skews both sides; say how busy it was.
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         work = Path(tmp)
         choose = devstack_targets if args.backend == "stack" else edge_targets
         with choose(work) as targets:
-            results = measure(wrk, targets, args.duration, args.rounds)
+            results = measure(targets, args.duration, args.rounds)
     ok = report(targets, results, args.duration, args.rounds)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.check and not ok:

@@ -26,85 +26,26 @@ import datetime
 import json
 import os
 import secrets
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from anime_devstack.wrk import Request, WrkResult, ensure_wrk, rotate, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 32
 CONCURRENCY = 32
 PASSWORD = "bench password, long enough"  # noqa: S105 - accounts made for the run
 
-_WRK_SCRIPT = """
-local requests = {%(requests)s}
-local counter = 0
-request = function()
-  counter = counter + 1
-  local item = requests[(counter %% #requests) + 1]
-  return wrk.format("POST", item[1], {["Authorization"] = item[2],
-    ["Content-Type"] = "application/json"}, item[3])
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %%d, "duration_us": %%d, "p50_us": %%f, "p95_us": %%f, "p99_us": %%f, '
-      .. '"errors": %%d, "non2xx": %%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
 
-
-@dataclass(frozen=True)
-class Sample:
-    rps: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    requests: int
-    failures: int
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if not found:
-        sys.exit("wrk is not installed: apt-get install wrk (see bench/gateway/README.md)")
-    return found
-
-
-def run_wrk(
-    wrk: str, base: str, requests: list[tuple[str, str, str]], seconds: int, concurrency: int
-) -> Sample:
-    entries = ", ".join(
-        "{" + ", ".join(json.dumps(part) for part in request) + "}" for request in requests
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(_WRK_SCRIPT % {"requests": entries})
-    try:
-        threads = min(concurrency, os.cpu_count() or 1)
-        argv = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", handle.name, base]
-        output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    finally:
-        Path(handle.name).unlink()
-    report: dict[str, Any] = json.loads(
-        next(line for line in reversed(output.splitlines()) if line.startswith("{"))
-    )
-    return Sample(
-        rps=report["requests"] / (report["duration_us"] / 1e6),
-        p50_ms=report["p50_us"] / 1000,
-        p95_ms=report["p95_us"] / 1000,
-        p99_ms=report["p99_us"] / 1000,
-        requests=report["requests"],
-        failures=report["errors"] + report["non2xx"],
-    )
+def load(base: str, prelude: str, concurrency: int, seconds: int) -> WrkResult:
+    """wrk with the prelude's requests; failures are counted (the report lists them)."""
+    return run_wrk(base, concurrency=concurrency, seconds=seconds, prelude=prelude, check=False)
 
 
 def stack_config(work: Path) -> Any:
@@ -145,21 +86,24 @@ def episodes_of(item: dict[str, Any]) -> range:
     return range(1, min(3, item["episodes_total"] or 3) + 1)
 
 
-def favorite_requests(tokens: list[str], anime: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+def post(path: str, token: str, body: dict[str, Any]) -> Request:
+    headers = {"Authorization": token, "Content-Type": "application/json"}
+    return Request(path, "POST", headers, json.dumps(body))
+
+
+def favorite_requests(tokens: list[str], anime: list[dict[str, Any]]) -> list[Request]:
     return [
-        ("/favorites", token, json.dumps({"anime_id": item["id"]}))
-        for item in anime
-        for token in tokens
+        post("/favorites", token, {"anime_id": item["id"]}) for item in anime for token in tokens
     ]
 
 
-def progress_requests(tokens: list[str], anime: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+def progress_requests(tokens: list[str], anime: list[dict[str, Any]]) -> list[Request]:
     requests = []
     for index, item in enumerate(anime):
         for episode in episodes_of(item):
             token = tokens[(index + episode) % len(tokens)]
             body = {"anime_id": item["id"], "episode": episode, "position_seconds": 60 + index}
-            requests.append(("/watch/progress", token, json.dumps(body)))
+            requests.append(post("/watch/progress", token, body))
     return requests
 
 
@@ -225,10 +169,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs for the runner run")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
-    wrk = ensure_wrk()
+    ensure_wrk()
 
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    results: dict[str, Sample] = {}
+    results: dict[str, WrkResult] = {}
     with tempfile.TemporaryDirectory(prefix="bench-library-") as tmp:
         print("starting the stack ...", flush=True)
         with Stack(stack_config(Path(tmp) / "stack")) as stack:
@@ -237,19 +181,23 @@ def main() -> None:
             tokens, anime = prepare(stack.gateway_url)
             print(f"{len(tokens)} users, {len(anime)} anime; measuring ...", flush=True)
             workloads = {
-                "POST /favorites": favorite_requests(tokens, anime),
-                "POST /watch/progress": progress_requests(tokens, anime),
+                "POST /favorites": rotate(favorite_requests(tokens, anime)),
+                "POST /watch/progress": rotate(progress_requests(tokens, anime)),
             }
             targets = {"gateway": stack.gateway_url, "direct": stack.service_url("library")}
-            for name, requests in workloads.items():
-                run_wrk(wrk, stack.gateway_url, requests, 2, CONCURRENCY)  # warm-up
+            for name, prelude in workloads.items():
+                load(stack.gateway_url, prelude, CONCURRENCY, 2)  # warm-up
                 for where, concurrency in (("gateway", CONCURRENCY), ("gateway", 1),
                                            ("direct", CONCURRENCY)):  # fmt: skip
                     label = f"{name} {where} c={concurrency}"
-                    results[label] = run_wrk(
-                        wrk, targets[where], requests, args.duration, concurrency
+                    results[label] = result = load(
+                        targets[where], prelude, concurrency, args.duration
                     )
-                    print(f"  {label}: {results[label]}", flush=True)
+                    print(
+                        f"  {label}: {result.rps:.0f} req/s, p99 {result.p99_ms:.2f} ms, "
+                        f"{result.failures} failures",
+                        flush=True,
+                    )
             rates = {
                 size: asyncio.run(
                     runner_throughput(stack.database_url, jobs=args.jobs, batch_size=size)
@@ -262,7 +210,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def report(results: dict[str, Sample], rates: dict[int, float]) -> bool:
+def report(results: dict[str, WrkResult], rates: dict[int, float]) -> bool:
     ok = True
     print("\nenqueue latency (failures: socket errors and answers other than 202):")
     print(

@@ -13,36 +13,22 @@ hit is at least 20x faster (median latency) than a miss.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
+
+from anime_devstack.wrk import ensure_wrk, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCIES = (1, 32)
 TARGET_SPEEDUP = 20.0
 UPSTREAM_LATENCY_MS = 150
-
-# wrk reports through this hook: one JSON line, latencies in microseconds.
-_WRK_REPORT = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %f, "p99_us": %f, '
-      .. '"errors": %d, "non2xx": %d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
 
 
 @dataclass(frozen=True)
@@ -51,23 +37,6 @@ class Sample:
     p50_ms: float
     p99_ms: float
     upstream_requests: int
-
-
-def run_wrk(script: Path, url: str, concurrency: int, seconds: int) -> dict[str, Any]:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        sys.exit("wrk is not installed: apt-get install wrk")
-    threads = min(concurrency, os.cpu_count() or 1)
-    # A miss waits 150 ms upstream: wrk's 2 s default timeout would count queueing as errors.
-    argv = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"]
-    argv += ["-s", str(script), url]
-    output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    report: dict[str, Any] = json.loads(
-        next(line for line in reversed(output.splitlines()) if line.startswith("{"))
-    )
-    if report["errors"] or report["non2xx"]:
-        sys.exit(f"wrk saw failures on {url}: {report}\n{output}")
-    return report
 
 
 @contextmanager
@@ -90,8 +59,6 @@ def proxy_stack(work: Path, *, cache: bool) -> Iterator[tuple[str, str]]:
 
 
 def measure(work: Path, *, cache: bool, path: str, seconds: int) -> dict[int, Sample]:
-    script = work / "report.lua"
-    script.write_text(_WRK_REPORT)
     results: dict[int, Sample] = {}
     with (
         proxy_stack(work / ("hit" if cache else "miss"), cache=cache) as (gateway, fake),
@@ -102,13 +69,12 @@ def measure(work: Path, *, cache: bool, path: str, seconds: int) -> dict[int, Sa
             sys.exit(f"{path}: {warm.status_code} {warm.text}")
         for concurrency in CONCURRENCIES:
             client.post(f"{fake}/_fake/reset")
-            report = run_wrk(script, gateway + path, concurrency, seconds)
+            # A miss waits 150 ms upstream: wrk's 2 s default timeout would count queueing
+            # as errors.
+            run = run_wrk(gateway + path, concurrency=concurrency, seconds=seconds, timeout=10)
             upstream = sum(client.get(f"{fake}/_fake/stats").json()["requests"].values())
             results[concurrency] = Sample(
-                rps=report["requests"] / (report["duration_us"] / 1e6),
-                p50_ms=report["p50_us"] / 1000,
-                p99_ms=report["p99_us"] / 1000,
-                upstream_requests=upstream,
+                rps=run.rps, p50_ms=run.p50_ms, p99_ms=run.p99_ms, upstream_requests=upstream
             )
             sample = results[concurrency]
             print(
@@ -126,6 +92,7 @@ def main() -> int:
     parser.add_argument("--path", default="/api/anime/attack-on-titan-112")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args()
+    ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
         work = Path(tmp)
         hits = measure(work, cache=True, path=args.path, seconds=args.duration)
