@@ -31,6 +31,8 @@ from anime_library.collection_repository import CollectionRow, ItemRow
 from anime_library.schemas import CollectionIn, CollectionPatch
 from anime_library.service import LibraryState, anime_id_for_reading, anime_summary
 
+_RESOLVE_CONCURRENCY = 4
+
 
 @dataclass(frozen=True, slots=True)
 class CollectionLimits:
@@ -137,7 +139,10 @@ async def _resolve_all(*, state: LibraryState, references: Sequence[str]) -> lis
             as_ids[reference] = uuid.UUID(reference)
     known = await state.catalog.lookup(as_ids.values())
     others = [reference for reference in given if reference not in as_ids]
-    resolved = await asyncio.gather(*(_resolve_one(state, ref) for ref in others))
+    # HiAnime ids the catalog does not know are imported from the upstream: a
+    # few at a time, so one request cannot send it hundreds at once.
+    slots = asyncio.Semaphore(_RESOLVE_CONCURRENCY)
+    resolved = await asyncio.gather(*(_resolve_one(state, ref, slots) for ref in others))
     by_reference = dict(zip(others, resolved, strict=True))
     found: list[uuid.UUID] = []
     for reference in given:
@@ -148,9 +153,12 @@ async def _resolve_all(*, state: LibraryState, references: Sequence[str]) -> lis
     return list(dict.fromkeys(found))
 
 
-async def _resolve_one(state: LibraryState, reference: str) -> uuid.UUID | None:
+async def _resolve_one(
+    state: LibraryState, reference: str, slots: asyncio.Semaphore
+) -> uuid.UUID | None:
     try:
-        return (await state.catalog.resolve(reference)).id
+        async with slots:
+            return (await state.catalog.resolve(reference)).id
     except NotFoundError:
         return None
 
