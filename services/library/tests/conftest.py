@@ -12,8 +12,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
 
 from anime_catalog.app import create_app as create_catalog_app
 from anime_catalog.schemas import AnimeIn
@@ -27,7 +25,7 @@ from anime_common import (
     migrate,
 )
 from anime_devstack.asgi import serve_asgi
-from anime_devstack.ports import free_port
+from anime_fakes import serve_in_thread
 from anime_library.app import MIGRATIONS, create_app
 from anime_library.settings import LibrarySettings
 
@@ -87,20 +85,6 @@ class ImportFromList:
         return AnimeIn.model_validate(document) if document is not None else None
 
 
-async def serve_on_port(app: Starlette) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
-    """Run an app under uvicorn on a free loopback port, in this event loop."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None)
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            return f"http://127.0.0.1:{port}", server, task
-        await asyncio.sleep(0.02)
-    raise RuntimeError("the catalog did not start")
-
-
 @dataclass
 class Catalog:
     url: str
@@ -121,14 +105,13 @@ def library_settings(database_url: str, **overrides: Any) -> LibrarySettings:
 @pytest.fixture(scope="module")
 async def catalog(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[Catalog]:
     """The real catalog service on its own database, seeded through its own endpoint."""
-    url = await create_database("catalog")
-    settings = load_settings(CatalogSettings, DATABASE_URL=url, SECRET_KEY=SECRET_KEY)
+    catalog_database = await create_database("catalog")
+    settings = load_settings(CatalogSettings, DATABASE_URL=catalog_database, SECRET_KEY=SECRET_KEY)
     importer = ImportFromList([DANDADAN])
-    base_url, server, task = await serve_on_port(create_catalog_app(settings, importer=importer))
     token = verifier().issue_service_token("test")
-    found = Catalog(url=base_url, importer=importer)
-    try:
-        async with httpx.AsyncClient(base_url=base_url) as client:
+    with serve_in_thread(create_catalog_app(settings, importer=importer), lifespan="on") as url:
+        found = Catalog(url=url, importer=importer)
+        async with httpx.AsyncClient(base_url=url) as client:
             for name, document in (("frieren", FRIEREN), ("one-piece", ONE_PIECE)):
                 response = await client.post(
                     "/internal/anime", json=document, headers={"Authorization": f"Bearer {token}"}
@@ -136,9 +119,6 @@ async def catalog(create_database: Callable[[str], Awaitable[str]]) -> AsyncIter
                 assert response.status_code in (200, 201), response.text
                 found.anime[name] = uuid.UUID(response.json()["id"])
         yield found
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture

@@ -12,13 +12,14 @@ import asyncpg
 import httpx
 import pytest
 
+from anime_devstack.ports import free_port
+
 from .conftest import (
     UNKNOWN_HIANIME_ID,
     Catalog,
     assert_envelope,
     count,
     fields_of,
-    free_port,
     plain,
     user_token,
     verifier,

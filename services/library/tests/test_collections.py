@@ -10,13 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
+from anime_devstack.ports import free_port
+
 from .conftest import (
     UNKNOWN_HIANIME_ID,
     Catalog,
     assert_envelope,
     count,
     fields_of,
-    free_port,
     user_token,
 )
 

@@ -12,7 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from .conftest import SECRET_KEY, Catalog, free_port, user_token
+from anime_devstack.ports import free_port
+
+from .conftest import SECRET_KEY, Catalog, user_token
 
 pytestmark = pytest.mark.anyio
 
