@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -158,8 +159,8 @@ async def test_the_read_pool_is_lean_plain_asyncpg(database_url: str) -> None:
     settings = make_settings(DATABASE_URL=database_url, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=1)
     pool = await create_read_pool(settings, application_name="t-reader")
     try:
-        assert pool.get_max_size() == 3
-        assert pool.get_min_size() == 0
+        assert pool.pool.get_max_size() == 3
+        assert pool.pool.get_min_size() == 0
         async with pool.acquire() as connection:
             assert await connection.fetchval("SHOW application_name") == "t-reader"
             # Autocommit, no transaction around a read.
@@ -170,3 +171,21 @@ async def test_the_read_pool_is_lean_plain_asyncpg(database_url: str) -> None:
             assert await connection.fetchval("SHOW statement_timeout") == "7s"
     finally:
         await pool.close()
+
+
+async def test_a_read_pool_checkout_waits_at_most_the_pool_timeout(database_url: str) -> None:
+    settings = make_settings(
+        DATABASE_URL=database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=0.2
+    )
+    reader = await create_read_pool(settings, application_name="t-reader")
+    try:
+        async with reader.acquire():
+            started = time.monotonic()
+            with pytest.raises(TimeoutError) as raised:
+                async with reader.acquire():
+                    pass
+            assert time.monotonic() - started < 5
+        # The error handlers answer it with 503, as for a database that is down.
+        assert is_database_unavailable(raised.value)
+    finally:
+        await reader.close()

@@ -10,6 +10,7 @@ from anime_common._caching import (
 from anime_common._database import (
     NAMING_CONVENTION,
     Database,
+    ReadPool,
     create_engine,
     create_read_pool,
     is_database_unavailable,
@@ -94,6 +95,7 @@ __all__ = [
     "PermissionError",
     "Principal",
     "RateLimitedError",
+    "ReadPool",
     "RevocationCheck",
     "RevocationPoller",
     "ServiceUnavailableError",

@@ -7,6 +7,7 @@ import errno
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from sqlalchemy import MetaData, text
@@ -59,8 +60,28 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """A read pool's reset on release: none (see `create_read_pool`)."""
 
 
-async def create_read_pool(settings: CommonSettings, *, application_name: str) -> asyncpg.Pool:
-    """A plain asyncpg pool for a service's hot read paths, sized like the engine's pool.
+class ReadPool:
+    """A plain asyncpg pool for reads whose checkout waits at most `DB_POOL_TIMEOUT`.
+
+    asyncpg's own `acquire()` waits for a free connection without end; past the
+    timeout this one raises `TimeoutError`, which the error handlers answer
+    with 503, as SQLAlchemy's pool does for writes.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float) -> None:
+        self.pool = pool
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self) -> Any:
+        """`async with reader.acquire() as connection:` (asyncpg's acquire context)."""
+        return self.pool.acquire(timeout=self._acquire_timeout)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def create_read_pool(settings: CommonSettings, *, application_name: str) -> ReadPool:
+    """A plain asyncpg pool for a service's reads, sized like the engine's pool.
 
     No SQLAlchemy checkout, pre-ping, transaction or reset query per request
     (PERF_NOTES.md measured these at over half the cost of a lean read). Use it
@@ -79,7 +100,7 @@ async def create_read_pool(settings: CommonSettings, *, application_name: str) -
         server_settings={"application_name": application_name},
         reset=_keep_session,
     )
-    return pool
+    return ReadPool(pool, acquire_timeout=settings.DB_POOL_TIMEOUT)
 
 
 class Database:

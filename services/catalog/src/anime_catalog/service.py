@@ -26,7 +26,13 @@ from anime_catalog.importer import AnimeImporter
 from anime_catalog.ranking import SearchPlan, plan_search
 from anime_catalog.schemas import AnimeIn, AnimeListQuery, SearchQuery
 from anime_catalog.search_text import search_key
-from anime_common import ConflictError, Database, NotFoundError, ServiceUnavailableError
+from anime_common import (
+    ConflictError,
+    Database,
+    NotFoundError,
+    ReadPool,
+    ServiceUnavailableError,
+)
 
 Row = repository.Row
 
@@ -91,7 +97,7 @@ class CatalogState:
     """What the catalog keeps for its lifetime (built in the app's lifespan)."""
 
     database: Database
-    reader: asyncpg.Pool
+    reader: ReadPool
     importer: AnimeImporter | None
     listing: ListingCache = field(default_factory=ListingCache)
     # Offsets below this walk the index; deeper ones seek from an anchor.

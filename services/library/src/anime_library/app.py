@@ -34,10 +34,10 @@ def create_app(settings: LibrarySettings) -> Starlette:
             retention=settings.JOB_RETENTION_SECONDS,
             max_retained=settings.JOB_RETENTION_MAX,
         )
-        read_pool = await create_read_pool(settings, application_name="library-reader")
+        reader = await create_read_pool(settings, application_name="library-reader")
         app.state.library = LibraryState(
             database=database,
-            read_pool=read_pool,
+            reader=reader,
             catalog=CatalogClient(
                 http=app.state.http,
                 base_url=settings.CATALOG_SERVICE_URL,
@@ -62,7 +62,7 @@ def create_app(settings: LibrarySettings) -> Starlette:
                 )
             finally:
                 await app.state.library.catalog.aclose()
-                await read_pool.close()
+                await reader.close()
 
     return create_service_app(
         name="library", settings=settings, routes=routes, migrations=MIGRATIONS, lifespan=lifespan

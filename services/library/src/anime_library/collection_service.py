@@ -69,7 +69,7 @@ async def _check_owned(
     *, state: LibraryState, collection_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
     """Before asking the catalog: a collection the caller cannot change is a 404 first."""
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         _owned(
             await repository.get_collection(connection=connection, collection_id=collection_id),
             user_id,
@@ -110,7 +110,7 @@ async def _items_with_anime(
 
 async def _read_detail(*, state: LibraryState, collection_id: uuid.UUID) -> dict[str, Any]:
     """A collection with its items, as committed (after a write)."""
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         row = await repository.get_collection(connection=connection, collection_id=collection_id)
         if row is None:
             raise NotFoundError("Collection not found")  # deleted right after the write
@@ -171,7 +171,7 @@ async def list_collections(
 ) -> tuple[list[dict[str, Any]], int]:
     """The viewer's own collections, or another user's public ones."""
     user_id = owner or viewer
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         rows, total = await repository.list_collections(
             connection=connection,
             user_id=user_id,
@@ -184,7 +184,7 @@ async def list_collections(
 
 async def get_collection(*, state: LibraryState, viewer: uuid.UUID, raw_id: str) -> dict[str, Any]:
     collection_id = _parse_id(raw_id)
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         row = _visible(
             await repository.get_collection(connection=connection, collection_id=collection_id),
             viewer,
@@ -197,7 +197,7 @@ async def list_items(
     *, state: LibraryState, viewer: uuid.UUID, raw_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     collection_id = _parse_id(raw_id)
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         row = _visible(
             await repository.get_collection(connection=connection, collection_id=collection_id),
             viewer,

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import (
@@ -21,6 +20,7 @@ from anime_common import (
     FieldError,
     NotFoundError,
     PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
+    ReadPool,
     ValidationError,
 )
 from anime_library import repository
@@ -43,7 +43,7 @@ class LibraryState:
     database: Database  # writes: the job handlers' and collections' transactions
     # Reads: plain asyncpg (`anime_common.create_read_pool`), as in the catalog
     # (PERF_NOTES.md: ≈3x the reads/s of SQLAlchemy Core).
-    read_pool: asyncpg.Pool
+    reader: ReadPool
     catalog: CatalogClient
     runner: JobRunner
 
@@ -122,7 +122,7 @@ async def add_favorite(
         pending: FavoriteRow = open_job.work.payload
         return pending, open_job  # an identical request is being written: no read needed
     read_at = _now()
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         stored = await repository.favorite_by_pair(
             connection=connection, user_id=user_id, anime_id=anime.id
         )
@@ -160,7 +160,7 @@ async def remove_favorite(*, state: LibraryState, user_id: uuid.UUID, reference:
     except ValueError:
         given = None
     if given is not None:
-        async with state.read_pool.acquire() as connection:
+        async with state.reader.acquire() as connection:
             anime_id = await repository.favorite_anime_id(
                 connection=connection, user_id=user_id, favorite_id=given
             )
@@ -200,7 +200,7 @@ async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> N
 async def list_favorites(
     *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         rows, total = await repository.list_favorites(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )
@@ -285,7 +285,7 @@ async def progress_of(
     anime_id = await anime_id_for_reading(state=state, reference=reference)
     if anime_id is None:
         return [], 0
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         rows, total = await repository.progress_of_anime(
             connection=connection, user_id=user_id, anime_id=anime_id, limit=limit, offset=offset
         )
@@ -304,7 +304,7 @@ async def progress_of(
 async def continue_watching(
     *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         rows, total = await repository.continue_watching(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )

@@ -62,7 +62,7 @@ async def record_view(
 async def recent_views(
     *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         rows, total = await repository.recent_views(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )
@@ -82,6 +82,6 @@ async def view_stats(*, state: LibraryState, reference: str) -> dict[str, Any]:
     """Public counts of an anime known to the catalog (404 otherwise)."""
     anime = await state.catalog.resolve(reference)
     since = _now().date() - datetime.timedelta(days=STATS_DAYS - 1)
-    async with state.read_pool.acquire() as connection:
+    async with state.reader.acquire() as connection:
         counts = await repository.view_counts(connection=connection, anime_id=anime.id, since=since)
     return {"anime_id": anime.id, "total": counts.total, "last_7_days": counts.last_7_days}
