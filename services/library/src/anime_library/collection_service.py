@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,10 +25,9 @@ from typing import Any
 
 from anime_common import ConflictError, NotFoundError, ValidationError
 from anime_library import collection_repository as repository
-from anime_library.catalog_client import AnimeInfo
 from anime_library.collection_repository import CollectionRow, ItemRow
 from anime_library.schemas import CollectionIn, CollectionPatch
-from anime_library.service import LibraryState, anime_id_for_reading, anime_summary
+from anime_library.service import LibraryState, anime_id_for_reading, utc_now, with_anime
 
 _RESOLVE_CONCURRENCY = 4
 
@@ -38,10 +36,6 @@ _RESOLVE_CONCURRENCY = 4
 class CollectionLimits:
     max_items: int
     per_user: int
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _parse_id(raw: str) -> uuid.UUID:
@@ -92,20 +86,8 @@ def collection_dict(row: CollectionRow) -> dict[str, Any]:
     }
 
 
-def _item_dict(item: ItemRow, anime: dict[uuid.UUID, AnimeInfo]) -> dict[str, Any]:
-    return {
-        "anime_id": item.anime_id,
-        "added_at": item.added_at,
-        "anime": anime_summary(anime.get(item.anime_id), item.anime_id),
-    }
-
-
-async def _items_with_anime(
-    *, state: LibraryState, items: Sequence[ItemRow]
-) -> list[dict[str, Any]]:
-    """Items with their titles and posters: one catalog batch call for all of them."""
-    anime = await state.catalog.lookup(item.anime_id for item in items)
-    return [_item_dict(item, anime) for item in items]
+def _item_fields(item: ItemRow) -> dict[str, Any]:
+    return {"anime_id": item.anime_id, "added_at": item.added_at}
 
 
 async def _read_detail(*, state: LibraryState, collection_id: uuid.UUID) -> dict[str, Any]:
@@ -121,7 +103,8 @@ async def _read_detail(*, state: LibraryState, collection_id: uuid.UUID) -> dict
 async def _detail(
     *, state: LibraryState, row: CollectionRow, items: Sequence[ItemRow]
 ) -> dict[str, Any]:
-    return {**collection_dict(row), "items": await _items_with_anime(state=state, items=items)}
+    items_out = await with_anime(state=state, rows=items, fields=_item_fields)
+    return {**collection_dict(row), "items": items_out}
 
 
 # --- anime -------------------------------------------------------------------------------
@@ -156,11 +139,8 @@ async def _resolve_all(*, state: LibraryState, references: Sequence[str]) -> lis
 async def _resolve_one(
     state: LibraryState, reference: str, slots: asyncio.Semaphore
 ) -> uuid.UUID | None:
-    try:
-        async with slots:
-            return (await state.catalog.resolve(reference)).id
-    except NotFoundError:
-        return None
+    async with slots:
+        return await anime_id_for_reading(state=state, reference=reference)
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -205,7 +185,7 @@ async def list_items(
         items = await repository.list_items(
             connection=connection, collection_id=collection_id, limit=limit, offset=offset
         )
-    return await _items_with_anime(state=state, items=items), row.items_count
+    return await with_anime(state=state, rows=items, fields=_item_fields), row.items_count
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -214,16 +194,13 @@ async def list_items(
 async def create_collection(
     *, state: LibraryState, limits: CollectionLimits, user_id: uuid.UUID, data: CollectionIn
 ) -> dict[str, Any]:
+    # Checked before the catalog is asked; resolving can only merge references.
     if len(set(data.anime_ids)) > limits.max_items:
         raise ValidationError.for_field(
             "anime_ids", f"a collection holds at most {limits.max_items} anime"
         )
     anime_ids = await _resolve_all(state=state, references=data.anime_ids)
-    if len(anime_ids) > limits.max_items:  # two references to one anime count once
-        raise ValidationError.for_field(
-            "anime_ids", f"a collection holds at most {limits.max_items} anime"
-        )
-    collection_id, at = uuid.uuid4(), _now()
+    collection_id, at = uuid.uuid4(), utc_now()
     async with state.database.transaction() as session:
         await repository.lock_user(session=session, user_id=user_id)
         if await repository.count_collections(session=session, user_id=user_id) >= limits.per_user:
@@ -261,7 +238,7 @@ async def update_collection(
         updated = await repository.update_collection(
             session=session,
             collection_id=collection_id,
-            at=_now(),
+            at=utc_now(),
             name=data.name,
             description=data.description,
             set_description="description" in data.model_fields_set,
@@ -306,13 +283,13 @@ async def add_item(
                 raise ValidationError.for_field(
                     "anime_id", f"this collection already holds {limits.max_items} anime"
                 )
-            at = _now()
+            at = utc_now()
             await repository.add_items(
                 session=session, collection_id=collection_id, anime_ids=[anime.id], at=at
             )
             await repository.update_collection(session=session, collection_id=collection_id, at=at)
             item = ItemRow(anime_id=anime.id, added_at=at)
-    return _item_dict(item, {anime.id: anime}), created
+    return {**_item_fields(item), "anime": anime.summary()}, created
 
 
 async def remove_item(
@@ -330,4 +307,6 @@ async def remove_item(
         )
         if not removed:
             raise NotFoundError("This anime is not in the collection")
-        await repository.update_collection(session=session, collection_id=collection_id, at=_now())
+        await repository.update_collection(
+            session=session, collection_id=collection_id, at=utc_now()
+        )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +60,7 @@ def favorite_id(*, user_id: uuid.UUID, anime_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_FAVORITE_NAMESPACE, f"{user_id}:{anime_id}")
 
 
-def _now() -> datetime.datetime:
+def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
@@ -115,13 +115,13 @@ async def add_favorite(
         id=favorite_id(user_id=user_id, anime_id=anime.id),
         user_id=user_id,
         anime_id=anime.id,
-        created_at=_now(),
+        created_at=utc_now(),
     )
     open_job = state.runner.latest(key)
     if open_job is not None and not open_job.finished:
         pending: FavoriteRow = open_job.work.payload
         return pending, open_job  # an identical request is being written: no read needed
-    read_at = _now()
+    read_at = utc_now()
     async with state.reader.acquire() as connection:
         stored = await repository.favorite_by_pair(
             connection=connection, user_id=user_id, anime_id=anime.id
@@ -204,16 +204,11 @@ async def list_favorites(
         rows, total = await repository.list_favorites(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )
-    anime = await state.catalog.lookup(row.anime_id for row in rows)
-    return [
-        {
-            "id": row.id,
-            "anime_id": row.anime_id,
-            "created_at": row.created_at,
-            "anime": anime_summary(anime.get(row.anime_id), row.anime_id),
-        }
-        for row in rows
-    ], total
+    return await with_anime(
+        state=state,
+        rows=rows,
+        fields=lambda row: {"id": row.id, "anime_id": row.anime_id, "created_at": row.created_at},
+    ), total
 
 
 def anime_summary(anime: AnimeInfo | None, anime_id: uuid.UUID) -> dict[str, Any]:
@@ -221,6 +216,25 @@ def anime_summary(anime: AnimeInfo | None, anime_id: uuid.UUID) -> dict[str, Any
     if anime is None:
         return {"id": anime_id, "title": None, "poster": None}
     return anime.summary()
+
+
+class HasAnime(Protocol):
+    @property
+    def anime_id(self) -> uuid.UUID: ...
+
+
+RowT = TypeVar("RowT", bound=HasAnime)
+
+
+async def with_anime(
+    *, state: LibraryState, rows: Sequence[RowT], fields: Callable[[RowT], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each row's `fields` plus its `anime` (id, title, poster): one catalog batch call."""
+    anime = await state.catalog.lookup(row.anime_id for row in rows)
+    return [
+        {**fields(row), "anime": anime_summary(anime.get(row.anime_id), row.anime_id)}
+        for row in rows
+    ]
 
 
 # --- watch progress ----------------------------------------------------------------------
@@ -260,7 +274,7 @@ async def record_progress(
         position_seconds=data.position_seconds,
         progress_percent=percent,
         completed=percent is not None and percent >= COMPLETED_PERCENT,
-        last_watched_at=_now(),
+        last_watched_at=utc_now(),
     )
     key = f"watch-progress:{user_id}:{anime.id}:{data.episode}"
     job = state.runner.submit(key, Work(write_progress, row), owner=str(user_id), replace=True)
@@ -308,18 +322,17 @@ async def continue_watching(
         rows, total = await repository.continue_watching(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )
-    anime = await state.catalog.lookup(row.anime_id for row in rows)
-    return [
-        {
+    return await with_anime(
+        state=state,
+        rows=rows,
+        fields=lambda row: {
             "anime_id": row.anime_id,
             "episode": row.episode,
             "position_seconds": row.position_seconds,
             "progress_percent": row.progress_percent,
             "last_watched_at": row.last_watched_at,
-            "anime": anime_summary(anime.get(row.anime_id), row.anime_id),
-        }
-        for row in rows
-    ], total
+        },
+    ), total
 
 
 # --- jobs ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from anime_common import ValidationError
 from anime_library import view_repository as repository
 from anime_library.jobs import Handler, Job, Work
 from anime_library.schemas import ViewIn
-from anime_library.service import LibraryState, anime_summary
+from anime_library.service import LibraryState, utc_now, with_anime
 from anime_library.view_repository import NO_EPISODE, ViewRow
 
 # "Last 7 days" is today (UTC) and the six days before it.
@@ -39,10 +39,6 @@ def view_writer(window_seconds: float) -> Handler:
     return write_views
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 async def record_view(
     *, state: LibraryState, user_id: uuid.UUID, data: ViewIn, window_seconds: float
 ) -> tuple[ViewRow, Job]:
@@ -51,7 +47,7 @@ async def record_view(
         raise ValidationError.for_field(
             "episode", f"this anime has {anime.episodes_total} episodes"
         )
-    row = ViewRow(user_id=user_id, anime_id=anime.id, episode=data.episode, viewed_at=_now())
+    row = ViewRow(user_id=user_id, anime_id=anime.id, episode=data.episode, viewed_at=utc_now())
     key = f"view:{user_id}:{anime.id}:{data.episode or NO_EPISODE}"
     job = state.runner.submit(
         key, Work(view_writer(window_seconds), row), owner=str(user_id), replace=True
@@ -66,22 +62,21 @@ async def recent_views(
         rows, total = await repository.recent_views(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )
-    anime = await state.catalog.lookup(row.anime_id for row in rows)
-    return [
-        {
+    return await with_anime(
+        state=state,
+        rows=rows,
+        fields=lambda row: {
             "anime_id": row.anime_id,
             "episode": row.episode,
             "viewed_at": row.viewed_at,
-            "anime": anime_summary(anime.get(row.anime_id), row.anime_id),
-        }
-        for row in rows
-    ], total
+        },
+    ), total
 
 
 async def view_stats(*, state: LibraryState, reference: str) -> dict[str, Any]:
     """Public counts of an anime known to the catalog (404 otherwise)."""
     anime = await state.catalog.resolve(reference)
-    since = _now().date() - datetime.timedelta(days=STATS_DAYS - 1)
+    since = utc_now().date() - datetime.timedelta(days=STATS_DAYS - 1)
     async with state.reader.acquire() as connection:
         counts = await repository.view_counts(connection=connection, anime_id=anime.id, since=since)
     return {"anime_id": anime.id, "total": counts.total, "last_7_days": counts.last_7_days}
