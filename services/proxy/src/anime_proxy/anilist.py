@@ -21,7 +21,6 @@ from anime_common import (
     GatewayTimeoutError,
     NotFoundError,
     RateLimitedError,
-    ServiceUnavailableError,
     ValidationError,
     validate,
 )
@@ -111,11 +110,7 @@ class AniListClient:
         """`data` of one GraphQL request; at most one retry, after a short `Retry-After`."""
         for attempt in range(2):
             await self._wait_for_budget()
-            if not self.breaker.allow():
-                raise ServiceUnavailableError(
-                    f"{_WHAT} is unavailable, try again later",
-                    headers={"Retry-After": str(self.breaker.retry_after())},
-                )
+            self.breaker.enter(_WHAT)
             response = await self._post(query, variables)
             self._note_budget(response)
             if response.status_code == 429 and attempt == 0:

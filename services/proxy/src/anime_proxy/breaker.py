@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
+from anime_common import ServiceUnavailableError
+
 logger = logging.getLogger("anime_proxy.breaker")
 
 
@@ -65,6 +67,14 @@ class CircuitBreaker:
             self._probing = True
             return True
         return False
+
+    def enter(self, what: str) -> None:
+        """Let a call through (`allow`), or refuse it with the 503 and its `Retry-After`."""
+        if not self.allow():
+            raise ServiceUnavailableError(
+                f"{what} is unavailable, try again later",
+                headers={"Retry-After": str(self.retry_after())},
+            )
 
     def record_success(self) -> None:
         if self._opened_at is not None:

@@ -23,7 +23,6 @@ from anime_common import (
     GatewayTimeoutError,
     NotFoundError,
     RateLimitedError,
-    ServiceUnavailableError,
     ValidationError,
 )
 from anime_proxy.breaker import CircuitBreaker
@@ -151,11 +150,7 @@ class HianimeUpstream:
                 f"{self.name} is rate limiting us, try again later",
                 retry_after=max(1, int(blocked_for + 0.999)),
             )
-        if not self.breaker.allow():
-            raise ServiceUnavailableError(
-                f"{self.name} is unavailable, try again later",
-                headers={"Retry-After": str(self.breaker.retry_after())},
-            )
+        self.breaker.enter(self.name)
         outcome: bool | None = None
         try:
             response = await self._send(self.url(segments), params or {})
