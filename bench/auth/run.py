@@ -25,31 +25,17 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from anime_devstack.load import LoadResult, closed_loop
+
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCIES = (1, 16)
 PASSWORD = "bench password, long enough"  # noqa: S105 - accounts made for the run
-
-Step = Callable[[httpx.AsyncClient, int], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Sample:
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
 
 
 def hash_report() -> str:
@@ -71,36 +57,7 @@ def hash_report() -> str:
     )
 
 
-async def run(step: Step, concurrency: int, seconds: float, client: httpx.AsyncClient) -> Sample:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(number: int) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                await step(client, number)
-            except (httpx.HTTPError, AssertionError):
-                errors += 1
-                continue
-            latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker(number) for number in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    ordered = sorted(latencies) or [0.0]
-    return Sample(
-        requests=len(latencies),
-        seconds=elapsed,
-        p50_ms=ordered[len(ordered) // 2] * 1000,
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        errors=errors,
-    )
-
-
-async def bench(gateway: str, seconds: float, users: int) -> dict[str, dict[int, Sample]]:
+async def bench(gateway: str, seconds: float, users: int) -> dict[str, dict[int, LoadResult]]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(
         base_url=gateway, timeout=30, limits=limits, trust_env=False
@@ -135,14 +92,14 @@ async def bench(gateway: str, seconds: float, users: int) -> dict[str, dict[int,
             )
             assert response.status_code == 200, response.text
 
-        results: dict[str, dict[int, Sample]] = {}
+        results: dict[str, dict[int, LoadResult]] = {}
         for name, step in (("login", login), ("refresh", rotate), ("GET /users/me", me)):
-            await run(step, 4, 1.0, client)  # warm up connections and caches
-            results[name] = {c: await run(step, c, seconds, client) for c in CONCURRENCIES}
+            await closed_loop(step, 4, 1.0, client)  # warm up connections and caches
+            results[name] = {c: await closed_loop(step, c, seconds, client) for c in CONCURRENCIES}
         return results
 
 
-def report(results: dict[str, dict[int, Sample]], seconds: float) -> None:
+def report(results: dict[str, dict[int, LoadResult]], seconds: float) -> None:
     print(f"\nclosed loop, {seconds:g}s per run, {os.cpu_count()} CPUs, through the gateway\n")
     print(f"{'endpoint':<14} {'conc':>4} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
     for name, by_concurrency in results.items():

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from urllib.parse import quote
 
 import httpx
 
+from anime_devstack.ports import free_port
+from anime_devstack.stack import wait_for_ok
 from anime_devstack.wrk import WrkResult, ensure_wrk, rotate, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,25 +74,6 @@ def search_queries(count: int = 500, seed: int = 7) -> list[str]:
 def sample(base: str, paths: list[str], concurrency: int, seconds: int) -> WrkResult:
     """wrk GETs the paths in turn, on the base URL."""
     return run_wrk(base, concurrency=concurrency, seconds=seconds, prelude=rotate(paths))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ok(url: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=2, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    sys.exit(f"no 200 from {url} after {seconds:.0f}s")
 
 
 def load_catalog(database_url: str, titles: int) -> None:
@@ -160,7 +142,7 @@ def measure(stack: Any, args: argparse.Namespace) -> tuple[int, int, dict[str, W
         "anime by id": [f"/anime/{some_id}"],
         "search mix": [f"/search/anime?q={quote(query)}" for query in search_queries()],
     }
-    port = _free_port()
+    port = free_port()
     plain_dsn = stack.database_url.replace("postgresql+asyncpg://", "postgresql://")
     bare = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("bare_app.py")), "--dsn", plain_dsn,
@@ -169,7 +151,7 @@ def measure(stack: Any, args: argparse.Namespace) -> tuple[int, int, dict[str, W
     )  # fmt: skip
     results: dict[str, WrkResult] = {}
     try:
-        _wait_ok(f"http://127.0.0.1:{port}/anime")
+        wait_for_ok(f"http://127.0.0.1:{port}/anime")
         # Warm up: connection pools, plan caches, the count cache, PostgreSQL's buffers.
         for paths in workloads.values():
             sample(direct, paths, 32, 2)

@@ -21,12 +21,10 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,9 +32,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import yaml
 
+from anime_devstack.ports import free_ports
+from anime_devstack.stack import wait_for_ok
 from anime_devstack.wrk import ensure_wrk, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,34 +133,9 @@ def devstack_targets(work: Path) -> Iterator[Targets]:
         )
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _wait_ok(url: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=2, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    sys.exit(f"no 200 from {url} after {seconds:.0f}s")
-
-
-@contextmanager
 def edge_targets(work: Path) -> Iterator[Targets]:
     """The edge app behind Traefik as every service: no database, no devstack."""
-    edge_port, web_port, ping_port = _free_ports(3)
+    edge_port, web_port, ping_port = free_ports(3)
     edge_url = f"http://127.0.0.1:{edge_port}"
     static: dict[str, Any] = yaml.safe_load((TRAEFIK_DIR / "traefik.yml").read_text())
     # The same overrides the local launcher makes.
@@ -183,8 +157,8 @@ def edge_targets(work: Path) -> Iterator[Targets]:
             [str(traefik), f"--configFile={config}"], env=env, stdout=t_log, stderr=t_log
         )
         try:
-            _wait_ok(f"{edge_url}/health")
-            _wait_ok(f"http://127.0.0.1:{web_port}/health/proxy")
+            wait_for_ok(f"{edge_url}/health")
+            wait_for_ok(f"http://127.0.0.1:{web_port}/health/proxy")
             yield Targets(
                 gateway=f"http://127.0.0.1:{web_port}/health/proxy",
                 direct=f"{edge_url}/health",

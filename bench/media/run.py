@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +40,14 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
+from anime_devstack.load import LoadResult, closed_loop
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_MS = 300.0
 TARGET_MB = 150.0
 PASSWORD = "bench password, long enough"  # noqa: S105 - accounts made for the run
+# Errors of a load run printed as they happen (the first few: enough to see why).
+SHOW_ERRORS = 3
 SOURCES = {"jpeg-12mp": ("JPEG", 4000, 3000), "png-4mp": ("PNG", 2309, 1732)}
 
 
@@ -148,56 +152,7 @@ def measure_processing(work: Path, rounds: int) -> list[Processing]:
 # -- 2. through the gateway ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sample:
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-
-Step = Callable[[httpx.AsyncClient, int], Awaitable[None]]
-
-
-async def closed_loop(
-    step: Step, concurrency: int, seconds: float, client: httpx.AsyncClient
-) -> Sample:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(number: int) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                await step(client, number)
-            except (httpx.HTTPError, AssertionError) as exc:
-                errors += 1
-                if errors <= 3:
-                    print(f"  error: {exc}", flush=True)
-                continue
-            latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker(number) for number in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    ordered = sorted(latencies) or [0.0]
-    return Sample(
-        requests=len(latencies),
-        seconds=elapsed,
-        p50_ms=ordered[len(ordered) // 2] * 1000,
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        errors=errors,
-    )
-
-
-async def gateway_bench(gateway: str, upload: bytes, seconds: float) -> dict[str, Sample]:
+async def gateway_bench(gateway: str, upload: bytes, seconds: float) -> dict[str, LoadResult]:
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(
         base_url=gateway, timeout=60, limits=limits, trust_env=False
@@ -225,13 +180,15 @@ async def gateway_bench(gateway: str, upload: bytes, seconds: float) -> dict[str
             response = await client.get(avatars[number % len(avatars)])
             assert response.status_code == 200, response.text
 
-        await closed_loop(upload_step, 4, 2.0, client)  # warm up
+        await closed_loop(upload_step, 4, 2.0, client, show_errors=SHOW_ERRORS)  # warm up
         results = {
-            "PATCH /users/me (12 MP JPEG), c=4": await closed_loop(upload_step, 4, seconds, client)
+            "PATCH /users/me (12 MP JPEG), c=4": await closed_loop(
+                upload_step, 4, seconds, client, show_errors=SHOW_ERRORS
+            )
         }
-        await closed_loop(serve_step, 4, 1.0, client)
+        await closed_loop(serve_step, 4, 1.0, client, show_errors=SHOW_ERRORS)
         results["GET /media/avatars/<file>, c=16"] = await closed_loop(
-            serve_step, 16, seconds, client
+            serve_step, 16, seconds, client, show_errors=SHOW_ERRORS
         )
         return results
 

@@ -315,3 +315,13 @@ def _answers_ok(client: httpx.Client, url: str) -> bool:
         return client.get(url).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def wait_for_ok(url: str, seconds: float = 60.0) -> None:
+    """Poll `url` until it answers 200 (for processes a `Stack` did not start itself)."""
+    deadline = time.monotonic() + seconds
+    with _client() as client:
+        while not _answers_ok(client, url):
+            if time.monotonic() > deadline:
+                raise ServiceError(f"no 200 from {url} after {seconds:.0f}s")
+            time.sleep(_POLL_INTERVAL)
