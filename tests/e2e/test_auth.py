@@ -11,41 +11,24 @@ services/auth/tests/test_revocation.py covers the poller against the auth app.
 from __future__ import annotations
 
 import time
-import uuid
-from typing import Any
 
 import httpx
 import pytest
 
+from anime_e2e.fixtures import PASSWORD, bearer, new_email, register_account
+
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "e2e password, long enough"
-
-
-def _email() -> str:
-    return f"e2e-{uuid.uuid4().hex[:12]}@example.com"
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _register(gateway: httpx.Client, email: str) -> dict[str, Any]:
-    response = gateway.post("/auth/register", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def test_register_login_me(gateway: httpx.Client) -> None:
-    email = _email()
-    registered = _register(gateway, email)
+    email = new_email()
+    registered = register_account(gateway, email)
     assert registered["user"]["email"] == email
     login = gateway.post("/auth/login", json={"email": email, "password": PASSWORD})
     assert login.status_code == 200
     tokens = login.json()
     assert tokens["token_type"] == "bearer"
-    me = gateway.get("/users/me/", headers=_bearer(tokens["access_token"]))
+    me = gateway.get("/users/me/", headers=bearer(tokens["access_token"]))
     assert me.status_code == 200
     assert me.json() == registered["user"]
 
@@ -57,20 +40,20 @@ def test_register_login_me(gateway: httpx.Client) -> None:
 
 
 def test_refresh_rotation_and_grace(gateway: httpx.Client) -> None:
-    first = _register(gateway, _email())
+    first = register_account(gateway)
     second = gateway.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert second.status_code == 200
     assert second.json()["refresh_token"] != first["refresh_token"]
     # A retry of a lost answer within the grace period: the very same pair.
     retry = gateway.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert retry.json() == second.json()
-    me = gateway.get("/users/me", headers=_bearer(second.json()["access_token"]))
+    me = gateway.get("/users/me", headers=bearer(second.json()["access_token"]))
     assert me.status_code == 200
 
 
 def test_logout_refuses_the_session_at_once(gateway: httpx.Client) -> None:
-    body = _register(gateway, _email())
-    headers = _bearer(body["access_token"])
+    body = register_account(gateway)
+    headers = bearer(body["access_token"])
     assert gateway.get("/users/me", headers=headers).status_code == 200
     logout = gateway.post("/auth/logout", json={"refresh_token": body["refresh_token"]})
     assert logout.status_code == 204
@@ -85,8 +68,8 @@ def test_logout_refuses_the_session_at_once(gateway: httpx.Client) -> None:
 
 def test_another_service_refuses_a_logged_out_session(gateway: httpx.Client) -> None:
     """The library learns of the logout from auth's revocations, through the gateway."""
-    body = _register(gateway, _email())
-    headers = _bearer(body["access_token"])
+    body = register_account(gateway)
+    headers = bearer(body["access_token"])
     assert gateway.get("/favorites", headers=headers).status_code == 200
     assert gateway.post("/auth/logout", headers=headers).status_code == 204
     logged_out = time.monotonic()
@@ -102,32 +85,32 @@ def test_another_service_refuses_a_logged_out_session(gateway: httpx.Client) -> 
 
 
 def test_sessions_see_the_client_address_not_a_spoofed_header(gateway: httpx.Client) -> None:
-    email = _email()
-    _register(gateway, email)
+    email = new_email()
+    register_account(gateway, email)
     login = gateway.post(
         "/auth/login",
         json={"email": email, "password": PASSWORD},
         headers={"X-Forwarded-For": "203.0.113.9", "User-Agent": "e2e-agent"},
     )
-    sessions = gateway.get("/auth/sessions", headers=_bearer(login.json()["access_token"]))
+    sessions = gateway.get("/auth/sessions", headers=bearer(login.json()["access_token"]))
     assert sessions.status_code == 200
     current = next(item for item in sessions.json() if item["current"])
     assert current["user_agent"] == "e2e-agent"
     assert current["ip"] == "127.0.0.1"
 
     deleted = gateway.delete(
-        f"/auth/sessions/{current['id']}", headers=_bearer(login.json()["access_token"])
+        f"/auth/sessions/{current['id']}", headers=bearer(login.json()["access_token"])
     )
     assert deleted.status_code == 204
 
 
 def test_bad_tokens_and_roles(gateway: httpx.Client) -> None:
-    body = _register(gateway, _email())
-    assert gateway.get("/users/me", headers=_bearer("not.a.jwt")).status_code == 401
-    forbidden = gateway.get("/users", headers=_bearer(body["access_token"]))
+    body = register_account(gateway)
+    assert gateway.get("/users/me", headers=bearer("not.a.jwt")).status_code == 401
+    forbidden = gateway.get("/users", headers=bearer(body["access_token"]))
     assert forbidden.status_code == 403
     assert forbidden.json()["code"] == "PERMISSION_DENIED"
-    profile = gateway.get(f"/users/{body['user']['id']}", headers=_bearer(body["access_token"]))
+    profile = gateway.get(f"/users/{body['user']['id']}", headers=bearer(body["access_token"]))
     assert set(profile.json()) == {"id", "username", "avatar", "created_at"}
     # /internal is never routed.
     internal = gateway.get("/internal/revocations")
@@ -135,17 +118,17 @@ def test_bad_tokens_and_roles(gateway: httpx.Client) -> None:
 
 
 def test_same_401_for_unknown_user_and_wrong_password(gateway: httpx.Client) -> None:
-    email = _email()
-    _register(gateway, email)
-    unknown = gateway.post("/auth/login", json={"email": _email(), "password": PASSWORD})
+    email = new_email()
+    register_account(gateway, email)
+    unknown = gateway.post("/auth/login", json={"email": new_email(), "password": PASSWORD})
     wrong = gateway.post("/auth/login", json={"email": email, "password": "wrong password!"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
 
 
 def test_repeated_failures_get_429_with_retry_after(gateway: httpx.Client) -> None:
-    email = _email()
-    _register(gateway, email)
+    email = new_email()
+    register_account(gateway, email)
     statuses = [
         gateway.post("/auth/login", json={"email": email, "password": "wrong password!"})
         for _ in range(6)

@@ -6,28 +6,15 @@ Runs against the whole stack (`stack` and `gateway` fixtures of conftest.py).
 from __future__ import annotations
 
 import io
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
+from anime_e2e.fixtures import bearer, register_account
+
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "e2e password, long enough"
-
-
-def _register(gateway: httpx.Client) -> dict[str, Any]:
-    email = f"e2e-media-{uuid.uuid4().hex[:12]}@example.com"
-    response = gateway.post("/auth/register", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _bearer(registered: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {registered['access_token']}"}
 
 
 def _png(width: int, height: int) -> bytes:
@@ -40,12 +27,12 @@ def _upload(gateway: httpx.Client, registered: dict[str, Any], data: bytes) -> h
     return gateway.patch(
         "/users/me",
         files={"avatar": ("me.png", data, "image/png")},
-        headers=_bearer(registered),
+        headers=bearer(registered["access_token"]),
     )
 
 
 def test_upload_then_fetch_the_avatar_through_the_gateway(gateway: httpx.Client) -> None:
-    registered = _register(gateway)
+    registered = register_account(gateway)
     response = _upload(gateway, registered, _png(900, 700))
     assert response.status_code == 200, response.text
     user = response.json()
@@ -53,7 +40,7 @@ def test_upload_then_fetch_the_avatar_through_the_gateway(gateway: httpx.Client)
     assert user["id"] == registered["user"]["id"]
     assert user["avatar"].startswith("/media/avatars/")
     # auth answers the same avatar from now on.
-    assert gateway.get("/users/me", headers=_bearer(registered)).json() == user
+    assert gateway.get("/users/me", headers=bearer(registered["access_token"])).json() == user
 
     image = gateway.get(user["avatar"])
     assert image.status_code == 200
@@ -72,7 +59,7 @@ def test_upload_then_fetch_the_avatar_through_the_gateway(gateway: httpx.Client)
 
 
 def test_replacing_the_avatar_retires_the_old_file(gateway: httpx.Client) -> None:
-    registered = _register(gateway)
+    registered = register_account(gateway)
     first = _upload(gateway, registered, _png(64, 64)).json()["avatar"]
     second = _upload(gateway, registered, _png(80, 80)).json()["avatar"]
     assert first != second
@@ -83,7 +70,7 @@ def test_replacing_the_avatar_retires_the_old_file(gateway: httpx.Client) -> Non
 
 
 def test_refusals_through_the_gateway(gateway: httpx.Client) -> None:
-    registered = _register(gateway)
+    registered = register_account(gateway)
     not_an_image = _upload(gateway, registered, b"plain text, named .png")
     assert not_an_image.status_code == 415
     assert not_an_image.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"

@@ -92,12 +92,27 @@ def demo_anime(api: httpx.Client) -> dict[str, dict[str, Any]]:
     return found
 
 
-def register(api: httpx.Client) -> dict[str, str]:
-    """A new user through `POST /auth/register`; the Authorization header of its token."""
-    email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"
-    response = api.post("/auth/register", json={"email": email, "password": PASSWORD})
+def new_email() -> str:
+    return f"e2e-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register_account(client: httpx.Client, email: str | None = None) -> dict[str, Any]:
+    """`POST /auth/register` with PASSWORD; the answer (tokens and `user`)."""
+    response = client.post(
+        "/auth/register", json={"email": email or new_email(), "password": PASSWORD}
+    )
     assert response.status_code == 201, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def register(api: httpx.Client) -> dict[str, str]:
+    """A new user; the Authorization header of its access token."""
+    return bearer(register_account(api)["access_token"])
 
 
 def landed(api: httpx.Client, job: dict[str, Any], user: dict[str, str]) -> dict[str, Any]:
