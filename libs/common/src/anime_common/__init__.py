@@ -46,7 +46,14 @@ from anime_common._migrations import (
     wait_for_database,
 )
 from anime_common._openapi import Operation, document, openapi_document
-from anime_common._parsing import PageParams, parse_body, parse_json, parse_query, validate
+from anime_common._parsing import (
+    PageParams,
+    parse_body,
+    parse_json,
+    parse_path_id,
+    parse_query,
+    validate,
+)
 from anime_common._request_id import REQUEST_ID_HEADER, current_request_id
 from anime_common._responses import JSONResponse, dumps, list_response
 from anime_common._revocation import RevocationPoller
@@ -131,6 +138,7 @@ __all__ = [
     "openapi_document",
     "parse_body",
     "parse_json",
+    "parse_path_id",
     "parse_query",
     "requires",
     "resolve_error_code",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, TypeVar
 
 import orjson
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
-from anime_common._errors import FieldError, ValidationError
+from anime_common._errors import FieldError, NotFoundError, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -69,3 +70,11 @@ def parse_query(request: Request, model: type[ModelT]) -> ModelT:
         wants_list = getattr(annotation, "__origin__", None) in (list, tuple, set)
         data[key] = values if wants_list else values[-1]
     return validate(model, data)
+
+
+def parse_path_id(raw: str, *, what: str) -> uuid.UUID:
+    """An id from the path; anything that is not a UUID cannot name a row, so it is a 404."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise NotFoundError(f"{what} not found") from None

@@ -30,7 +30,6 @@ from anime_common import (
     AppError,
     AuthError,
     JSONResponse,
-    NotFoundError,
     PageParams,
     PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
     Principal,
@@ -41,6 +40,7 @@ from anime_common import (
     list_response,
     parse_body,
     parse_json,
+    parse_path_id,
     parse_query,
     requires,
     validate,
@@ -229,10 +229,7 @@ async def list_sessions(request: Request) -> Response:
 @requires()
 async def delete_session(request: Request) -> Response:
     principal = current_principal(request)
-    try:
-        session_id = uuid.UUID(request.path_params["session_id"])
-    except ValueError:
-        raise NotFoundError("Session not found") from None
+    session_id = parse_path_id(request.path_params["session_id"], what="Session")
     async with get_database(request).transaction() as session:
         await sessions.end_session(
             session=session,

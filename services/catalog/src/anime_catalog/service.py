@@ -32,6 +32,7 @@ from anime_common import (
     NotFoundError,
     ReadPool,
     ServiceUnavailableError,
+    parse_path_id,
 )
 
 Row = repository.Row
@@ -108,14 +109,6 @@ class CatalogState:
 # --- reads ----------------------------------------------------------------------
 
 
-def parse_id(raw: str, *, what: str) -> uuid.UUID:
-    """A path id; anything that is not a UUID cannot name a row, so it is a 404."""
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFoundError(f"{what} not found") from None
-
-
 async def list_anime(*, state: CatalogState, query: AnimeListQuery) -> tuple[list[Row], int]:
     filters = {
         name: value
@@ -158,7 +151,7 @@ async def list_anime(*, state: CatalogState, query: AnimeListQuery) -> tuple[lis
 
 
 async def get_anime(*, state: CatalogState, raw_id: str) -> Row:
-    anime_id = parse_id(raw_id, what="Anime")
+    anime_id = parse_path_id(raw_id, what="Anime")
     async with state.reader.acquire() as connection:
         row = await repository.get_anime(connection=connection, anime_id=anime_id)
     if row is None:
@@ -176,7 +169,7 @@ async def list_releases(
 
 
 async def get_release(*, state: CatalogState, raw_id: str) -> Row:
-    release_id = parse_id(raw_id, what="Release")
+    release_id = parse_path_id(raw_id, what="Release")
     async with state.reader.acquire() as connection:
         row = await repository.get_release(connection=connection, release_id=release_id)
     if row is None:
@@ -252,7 +245,7 @@ async def episodes_by_ids(*, state: CatalogState, ids: Sequence[uuid.UUID]) -> l
 
 
 async def hianime_episode_id(*, state: CatalogState, raw_id: str) -> str:
-    episode_id = parse_id(raw_id, what="Episode")
+    episode_id = parse_path_id(raw_id, what="Episode")
     rows = await episodes_by_ids(state=state, ids=[episode_id])
     if not rows or rows[0]["hianime_episode_id"] is None:
         raise NotFoundError("Episode not found")

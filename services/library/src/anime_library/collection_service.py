@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from anime_common import ConflictError, NotFoundError, ValidationError
+from anime_common import ConflictError, NotFoundError, ValidationError, parse_path_id
 from anime_library import collection_repository as repository
 from anime_library.collection_repository import CollectionRow, ItemRow
 from anime_library.schemas import CollectionIn, CollectionPatch
@@ -36,13 +36,6 @@ _RESOLVE_CONCURRENCY = 4
 class CollectionLimits:
     max_items: int
     per_user: int
-
-
-def _parse_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise NotFoundError("Collection not found") from None
 
 
 def _visible(row: CollectionRow | None, viewer: uuid.UUID) -> CollectionRow:
@@ -163,7 +156,7 @@ async def list_collections(
 
 
 async def get_collection(*, state: LibraryState, viewer: uuid.UUID, raw_id: str) -> dict[str, Any]:
-    collection_id = _parse_id(raw_id)
+    collection_id = parse_path_id(raw_id, what="Collection")
     async with state.reader.acquire() as connection:
         row = _visible(
             await repository.get_collection(connection=connection, collection_id=collection_id),
@@ -176,7 +169,7 @@ async def get_collection(*, state: LibraryState, viewer: uuid.UUID, raw_id: str)
 async def list_items(
     *, state: LibraryState, viewer: uuid.UUID, raw_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    collection_id = _parse_id(raw_id)
+    collection_id = parse_path_id(raw_id, what="Collection")
     async with state.reader.acquire() as connection:
         row = _visible(
             await repository.get_collection(connection=connection, collection_id=collection_id),
@@ -227,7 +220,7 @@ async def create_collection(
 async def update_collection(
     *, state: LibraryState, user_id: uuid.UUID, raw_id: str, data: CollectionPatch
 ) -> dict[str, Any]:
-    collection_id = _parse_id(raw_id)
+    collection_id = parse_path_id(raw_id, what="Collection")
     for column in ("name", "is_public"):
         if column in data.model_fields_set and getattr(data, column) is None:
             raise ValidationError.for_field(column, "must not be null")
@@ -250,7 +243,7 @@ async def update_collection(
 
 
 async def delete_collection(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> None:
-    collection_id = _parse_id(raw_id)
+    collection_id = parse_path_id(raw_id, what="Collection")
     async with state.database.transaction() as session:
         _owned(
             await repository.lock_collection(session=session, collection_id=collection_id), user_id
@@ -267,7 +260,7 @@ async def add_item(
     reference: str,
 ) -> tuple[dict[str, Any], bool]:
     """Add an anime; `(item, True)` when added, `(item, False)` when it was there already."""
-    collection_id = _parse_id(raw_id)
+    collection_id = parse_path_id(raw_id, what="Collection")
     await _check_owned(state=state, collection_id=collection_id, user_id=user_id)
     anime = await state.catalog.resolve(reference)
     async with state.database.transaction() as session:
@@ -295,7 +288,7 @@ async def add_item(
 async def remove_item(
     *, state: LibraryState, user_id: uuid.UUID, raw_id: str, reference: str
 ) -> None:
-    collection_id = _parse_id(raw_id)
+    collection_id = parse_path_id(raw_id, what="Collection")
     await _check_owned(state=state, collection_id=collection_id, user_id=user_id)
     anime_id = await anime_id_for_reading(state=state, reference=reference)
     async with state.database.transaction() as session:

@@ -22,6 +22,7 @@ from anime_common import (
     PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
     ReadPool,
     ValidationError,
+    parse_path_id,
 )
 from anime_library import repository
 from anime_library.catalog_client import HIANIME_ID, AnimeInfo, CatalogClient
@@ -340,11 +341,7 @@ async def continue_watching(
 
 def job_of(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> Job:
     """A job of this user; anyone else's (or an unknown or expired one) is a 404."""
-    try:
-        job_id = uuid.UUID(raw_id)
-    except ValueError:
-        raise NotFoundError("Job not found") from None
-    job = state.runner.get(job_id)
+    job = state.runner.get(parse_path_id(raw_id, what="Job"))
     if job is None or job.owner != str(user_id):
         raise NotFoundError("Job not found")
     return job
