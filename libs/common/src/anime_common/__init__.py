@@ -47,6 +47,7 @@ from anime_common._migrations import (
 )
 from anime_common._openapi import Operation, document, openapi_document
 from anime_common._parsing import (
+    HIANIME_ID,
     PageParams,
     parse_body,
     parse_json,
@@ -79,6 +80,7 @@ from anime_common._settings import (
 
 __all__ = [
     "DEFAULT_CACHE_CONTROL",
+    "HIANIME_ID",
     "INTERNAL_PERMISSION",
     "NAMING_CONVENTION",
     "REQUEST_ID_HEADER",

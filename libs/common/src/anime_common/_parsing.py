@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, TypeVar
 
@@ -11,6 +12,10 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
 from anime_common._errors import FieldError, NotFoundError, ValidationError
+
+# A HiAnime (aniwatch-api) anime id, e.g. `one-piece-100`: API.md accepts one wherever an
+# `anime_id` goes, and services match it before any upstream or catalog call.
+HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -5,7 +5,6 @@ Traefik never routes these; other services call the catalog directly.
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from anime_catalog import service
 from anime_catalog.schemas import AnimeIn, AnimeOut, EpisodeLookupOut, HianimeEpisodeOut, IdsIn
 from anime_common import (
+    HIANIME_ID,
     INTERNAL_PERMISSION,
     JSONResponse,
     NotFoundError,
@@ -24,7 +24,6 @@ from anime_common import (
 )
 
 TAGS = ("internal",)
-_HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
 
 
 def _state(request: Request) -> service.CatalogState:
@@ -76,7 +75,7 @@ async def hianime_episode(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def resolve_hianime(request: Request) -> Response:
     hianime_id = request.path_params["hianime_id"]
-    if not _HIANIME_ID.fullmatch(hianime_id):
+    if not HIANIME_ID.fullmatch(hianime_id):
         raise NotFoundError("Anime not found")
     return JSONResponse(await service.resolve_hianime(state=_state(request), hianime_id=hianime_id))
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from anime_common import PageParams
+from anime_common import HIANIME_ID, PageParams
 
 AnimeKind = Literal["tv", "tv_short", "movie", "ova", "ona", "special", "music"]
 AnimeStatus = Literal["announced", "ongoing", "released"]
@@ -162,7 +162,7 @@ class AnimeIn(BaseModel):
     score: float | None = Field(default=None, ge=0, le=10)
     anilist_id: int | None = Field(default=None, ge=1)
     mal_id: int | None = Field(default=None, ge=1)
-    hianime_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,199}$")
+    hianime_id: str | None = Field(default=None, pattern=HIANIME_ID.pattern)
     releases: list[ReleaseIn] | None = None
 
     @model_validator(mode="after")

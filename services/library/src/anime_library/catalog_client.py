@@ -27,7 +27,6 @@ import asyncio
 import logging
 import math
 import random
-import re
 import time
 import uuid
 from collections import OrderedDict
@@ -38,11 +37,10 @@ from urllib.parse import quote
 
 import httpx
 
-from anime_common import NotFoundError, ServiceUnavailableError, TokenVerifier
+from anime_common import HIANIME_ID, NotFoundError, ServiceUnavailableError, TokenVerifier
 
 logger = logging.getLogger("anime_library.catalog")
 
-HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
 _BATCH_LIMIT = 500  # the catalog's MAX_BATCH_IDS
 _TOKEN_LIFETIME = 300
 _TOKEN_REUSE = 240  # re-sign a minute before the catalog would refuse it

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import (
+    HIANIME_ID,
     Database,
     FieldError,
     NotFoundError,
@@ -25,7 +26,7 @@ from anime_common import (
     parse_path_id,
 )
 from anime_library import repository
-from anime_library.catalog_client import HIANIME_ID, AnimeInfo, CatalogClient
+from anime_library.catalog_client import AnimeInfo, CatalogClient
 from anime_library.jobs import Job, JobRunner, JobStatus, Work
 from anime_library.repository import FavoriteRow, ProgressRow
 from anime_library.schemas import ProgressIn

@@ -17,12 +17,11 @@ from typing import Any
 
 import orjson
 
-from anime_common import AppError, NotFoundError
+from anime_common import HIANIME_ID, AppError, NotFoundError
 from anime_proxy.anilist import AniListClient
 from anime_proxy.catalog import CatalogClient
 from anime_proxy.hianime import HianimeService, Policy
 from anime_proxy.schemas import (
-    HIANIME_ID,
     AniListList,
     AniListMedia,
     AniListStatus,

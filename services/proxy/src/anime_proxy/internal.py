@@ -17,8 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from anime_common import INTERNAL_PERMISSION, JSONResponse, NotFoundError, document, requires
-from anime_proxy.schemas import HIANIME_ID
+from anime_common import (
+    HIANIME_ID,
+    INTERNAL_PERMISSION,
+    JSONResponse,
+    NotFoundError,
+    document,
+    requires,
+)
 from anime_proxy.state import ProxyState, proxy_state
 
 _KINDS = {"tv": "tv", "movie": "movie", "ova": "ova", "ona": "ona", "special": "special",

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anime_common import (
+    HIANIME_ID,
     JSONResponse,
     NotFoundError,
     ValidationError,
@@ -25,7 +26,6 @@ from anime_common import (
 from anime_proxy.breaker import BreakerState
 from anime_proxy.hianime import Answer
 from anime_proxy.schemas import (
-    HIANIME_ID,
     HealthOut,
     ImportIn,
     ImportOut,

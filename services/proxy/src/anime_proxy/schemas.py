@@ -18,8 +18,6 @@ from pydantic import (
 
 # HiAnime ids are slugs ending in a number (`attack-on-titan-112`): only these characters
 # ever reach an upstream URL, so no `/`, `..`, `?` or `%` can change where a request goes.
-HIANIME_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,199}$"
-HIANIME_ID = re.compile(HIANIME_ID_PATTERN)
 EPISODE_ID = re.compile(r"^(?P<anime>[a-z0-9][a-z0-9-]{0,199})\?ep=(?P<ep>[0-9]{1,10})$")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
