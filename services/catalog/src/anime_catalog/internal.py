@@ -26,11 +26,6 @@ from anime_common import (
 TAGS = ("internal",)
 
 
-def _state(request: Request) -> service.CatalogState:
-    state: service.CatalogState = request.app.state.catalog
-    return state
-
-
 @document(
     "Create or update an anime (with releases and episodes) by anilist_id or hianime_id",
     body=AnimeIn,
@@ -41,7 +36,7 @@ def _state(request: Request) -> service.CatalogState:
 @requires(INTERNAL_PERMISSION)
 async def upsert_anime(request: Request) -> Response:
     data = await parse_body(request, AnimeIn)
-    row, created = await service.upsert_and_read(state=_state(request), data=data)
+    row, created = await service.upsert_and_read(state=service.catalog_state(request), data=data)
     return JSONResponse(row, status_code=201 if created else 200)
 
 
@@ -50,7 +45,9 @@ async def upsert_anime(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def anime_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
-    return JSONResponse(await service.anime_by_ids(state=_state(request), ids=body.ids))
+    return JSONResponse(
+        await service.anime_by_ids(state=service.catalog_state(request), ids=body.ids)
+    )
 
 
 @document("Many episodes by id at once, with their anime_id; unknown ids are left out",
@@ -58,7 +55,9 @@ async def anime_batch(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def episode_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
-    return JSONResponse(await service.episodes_by_ids(state=_state(request), ids=body.ids))
+    return JSONResponse(
+        await service.episodes_by_ids(state=service.catalog_state(request), ids=body.ids)
+    )
 
 
 @document("The HiAnime episode id of a catalog episode", response=HianimeEpisodeOut,
@@ -66,7 +65,7 @@ async def episode_batch(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def hianime_episode(request: Request) -> Response:
     raw_id = request.path_params["id"]
-    value = await service.hianime_episode_id(state=_state(request), raw_id=raw_id)
+    value = await service.hianime_episode_id(state=service.catalog_state(request), raw_id=raw_id)
     return JSONResponse({"episode_id": uuid.UUID(raw_id), "hianime_episode_id": value})
 
 
@@ -77,7 +76,9 @@ async def resolve_hianime(request: Request) -> Response:
     hianime_id = request.path_params["hianime_id"]
     if not HIANIME_ID.fullmatch(hianime_id):
         raise NotFoundError("Anime not found")
-    return JSONResponse(await service.resolve_hianime(state=_state(request), hianime_id=hianime_id))
+    return JSONResponse(
+        await service.resolve_hianime(state=service.catalog_state(request), hianime_id=hianime_id)
+    )
 
 
 internal_routes: list[BaseRoute] = [

@@ -22,11 +22,6 @@ from anime_common import JSONResponse, conditional_response, document, list_resp
 TAGS = ("catalog",)
 
 
-def catalog_state(request: Request) -> service.CatalogState:
-    state: service.CatalogState = request.app.state.catalog
-    return state
-
-
 @document(
     "Anime, newest first unless `sort` says otherwise",
     query=AnimeListQuery,
@@ -35,13 +30,15 @@ def catalog_state(request: Request) -> service.CatalogState:
 )
 async def list_anime(request: Request) -> Response:
     query = parse_query(request, AnimeListQuery)
-    rows, total = await service.list_anime(state=catalog_state(request), query=query)
+    rows, total = await service.list_anime(state=service.catalog_state(request), query=query)
     return conditional_response(request, list_response(request, rows, total=total, page=query))
 
 
 @document("One anime", response=AnimeOut, errors=[404], tags=TAGS)
 async def get_anime(request: Request) -> Response:
-    row = await service.get_anime(state=catalog_state(request), raw_id=request.path_params["id"])
+    row = await service.get_anime(
+        state=service.catalog_state(request), raw_id=request.path_params["id"]
+    )
     return conditional_response(request, JSONResponse(row))
 
 
@@ -50,7 +47,7 @@ async def get_anime(request: Request) -> Response:
 async def list_releases(request: Request) -> Response:
     query = parse_query(request, ReleaseListQuery)
     rows, total = await service.list_releases(
-        state=catalog_state(request),
+        state=service.catalog_state(request),
         anime_id=query.anime_id,
         limit=query.limit,
         offset=query.offset,
@@ -60,7 +57,9 @@ async def list_releases(request: Request) -> Response:
 
 @document("One release", response=ReleaseOut, errors=[404], tags=TAGS)
 async def get_release(request: Request) -> Response:
-    row = await service.get_release(state=catalog_state(request), raw_id=request.path_params["id"])
+    row = await service.get_release(
+        state=service.catalog_state(request), raw_id=request.path_params["id"]
+    )
     return conditional_response(request, JSONResponse(row))
 
 
@@ -74,7 +73,7 @@ async def get_release(request: Request) -> Response:
 async def list_episodes(request: Request) -> Response:
     query = parse_query(request, EpisodeListQuery)
     rows, total = await service.list_episodes(
-        state=catalog_state(request),
+        state=service.catalog_state(request),
         release_id=query.release_id,
         limit=query.limit,
         offset=query.offset,
@@ -90,7 +89,7 @@ async def list_episodes(request: Request) -> Response:
 )
 async def search_anime(request: Request) -> Response:
     query = parse_query(request, SearchQuery)
-    rows, total = await service.search(state=catalog_state(request), query=query)
+    rows, total = await service.search(state=service.catalog_state(request), query=query)
     return conditional_response(request, list_response(request, rows, total=total, page=query))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
 from anime_catalog import repository
 from anime_catalog.importer import AnimeImporter
@@ -104,6 +105,12 @@ class CatalogState:
     # Offsets below this walk the index; deeper ones seek from an anchor.
     anchor_step: int = 1000
     import_locks: KeyedLocks = field(default_factory=KeyedLocks)
+
+
+def catalog_state(request: Request) -> CatalogState:
+    """The state of a request's app (public and internal routes alike)."""
+    state: CatalogState = request.app.state.catalog
+    return state
 
 
 # --- reads ----------------------------------------------------------------------
