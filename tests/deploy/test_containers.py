@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from anime_common import CommonSettings
+from anime_devstack.traefik import TRAEFIK_GO_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE_SERVICES = {"auth", "catalog", "library", "media"}
@@ -106,6 +107,13 @@ def test_traefik_uses_the_same_routing_table_and_reaches_every_service(
     assert environment["EDGE_ERRORS_URL"].startswith("http://edge:")
     assert set(traefik["depends_on"]) == {*APP_SERVICES, "edge"}
     assert all(dep["condition"] == "service_healthy" for dep in traefik["depends_on"].values())
+
+
+def test_traefik_runs_with_the_same_go_settings_as_the_local_stack(
+    rendered: dict[str, Any],
+) -> None:
+    environment = rendered["services"]["traefik"]["environment"]
+    assert {name: environment.get(name) for name in TRAEFIK_GO_ENV} == TRAEFIK_GO_ENV
 
 
 def test_data_lives_on_named_volumes(rendered: dict[str, Any]) -> None:

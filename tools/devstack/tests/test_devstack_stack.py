@@ -13,8 +13,9 @@ import pytest
 from anime_devstack.config import ServiceSpec, StackConfig
 from anime_devstack.errors import PortInUseError, ServiceError
 from anime_devstack.ports import free_ports
-from anime_devstack.proc import is_alive
+from anime_devstack.proc import cpu_seconds, is_alive
 from anime_devstack.stack import Stack
+from anime_devstack.traefik import TRAEFIK_GO_ENV
 
 FAKE = Path(__file__).with_name("fake_service.py")
 
@@ -83,7 +84,7 @@ def stack(config: StackConfig) -> Iterator[Stack]:
 
 
 def _pids(stack: Stack) -> list[int]:
-    return [p.pid for p in stack._processes.values() if p.pid is not None]
+    return [pid for name in stack.process_names if (pid := stack.pid(name)) is not None]
 
 
 def test_stack_runs_routes_and_stops_cleanly(stack: Stack) -> None:
@@ -101,6 +102,13 @@ def test_stack_runs_routes_and_stops_cleanly(stack: Stack) -> None:
     assert env["HOST"] == "127.0.0.1"
     assert env["PORT"] == str(stack.config.services[0].port)
     assert stack.problems() == []
+    traefik_pid = stack.pid("traefik")
+    assert traefik_pid is not None
+    used = cpu_seconds(traefik_pid)
+    assert used is not None
+    assert used > 0  # it has parsed its configuration and served
+    traefik_env = Path(f"/proc/{traefik_pid}/environ").read_bytes().split(b"\0")
+    assert all(f"{k}={v}".encode() in traefik_env for k, v in TRAEFIK_GO_ENV.items())
 
     pids = _pids(stack)
     database = stack.database
@@ -114,10 +122,14 @@ def test_stack_runs_routes_and_stops_cleanly(stack: Stack) -> None:
 
 def test_one_service_stops_and_comes_back_on_its_port(stack: Stack) -> None:
     with httpx.Client(base_url=stack.gateway_url, timeout=5, trust_env=False) as gateway:
+        first = stack.pid("auth")
         stack.stop_service("auth")
+        assert stack.pid("auth") is None
+        assert cpu_seconds(first) is None  # gone, not an error
         assert gateway.get("/health").status_code in (502, 503)
         stack.start_service("auth")
         assert gateway.get("/health").status_code == 200
+        assert stack.pid("auth") not in (None, first)
     assert "restarted" in stack.log_path("auth").read_text()
 
 

@@ -20,7 +20,7 @@ from anime_devstack.errors import DevstackError, PortInUseError, ServiceError
 from anime_devstack.ports import LOOPBACK, is_port_free
 from anime_devstack.postgres import LocalPostgres
 from anime_devstack.proc import ManagedProcess, stop_all, tail
-from anime_devstack.traefik import TraefikConfig, find_traefik, write_static_config
+from anime_devstack.traefik import TRAEFIK_GO_ENV, TraefikConfig, find_traefik, write_static_config
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ class Stack:
 
     def log_path(self, name: str) -> Path:
         return self.config.logs_dir / f"{name}.log"
+
+    def pid(self, name: str) -> int | None:
+        """The process id of a service, ``edge`` or ``traefik`` (None when not running)."""
+        process = self._processes.get(name)
+        return None if process is None or process.exited() else process.pid
 
     @property
     def process_names(self) -> list[str]:
@@ -278,7 +283,7 @@ class Stack:
         self._processes[TRAEFIK] = ManagedProcess(
             TRAEFIK,
             [str(find_traefik()), f"--configFile={self._traefik.path}"],
-            env=env,
+            env=TRAEFIK_GO_ENV | env,
             cwd=self.config.root,
             log_path=self.log_path(TRAEFIK),
         )

@@ -23,6 +23,13 @@ from anime_devstack.ports import LOOPBACK, free_ports
 # on :8080 for ping/api/metrics, which is the gateway's default port.
 _INTERNAL_ENTRYPOINT = "traefik"
 
+# Go runtime settings Traefik runs with here and in docker-compose.yml (a test keeps
+# the two equal). Traefik's live heap is a few tens of MiB, so Go's default GOGC=100
+# collects many times a second under load; 400 costs about 45 MiB more peak memory
+# and saved about 50 µs of Traefik's 330-420 µs of CPU per request (bench/library).
+# A value in the environment wins.
+TRAEFIK_GO_ENV = {"GOGC": "400"}
+
 
 @dataclass(frozen=True)
 class TraefikConfig:
