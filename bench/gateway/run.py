@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from anime_devstack.ports import free_ports
+from anime_devstack.proc import cpu_seconds
 from anime_devstack.stack import wait_for_ok
 from anime_devstack.wrk import ensure_wrk, run_wrk
 
@@ -76,17 +77,6 @@ def listener_pid(url: str) -> int | None:
     ).stdout
     found = re.search(r"pid=(\d+)", listing)
     return int(found.group(1)) if found else None
-
-
-def cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    # utime and stime: fields 14 and 15 of /proc/PID/stat, counted after the name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- load tool ---------------------------------------------------------------------
