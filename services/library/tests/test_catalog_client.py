@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 
@@ -57,7 +58,9 @@ async def test_lookups_are_cached(library: httpx.AsyncClient, catalog: Catalog) 
     fresh, info = state.catalog.cache.get(("hianime", "frieren-18542"))
     assert fresh
     assert info.title == "Фрирен"
-    assert state.catalog.cache.get(("duration", info.id, 4)) == (True, 1440)
+    fresh, durations = state.catalog.cache.get(("episodes", info.id))
+    assert fresh
+    assert durations == dict.fromkeys(range(1, 29), 1440)  # the whole anime, in one entry
 
 
 async def test_concurrent_misses_share_one_catalog_call(
@@ -79,6 +82,60 @@ async def test_concurrent_misses_share_one_catalog_call(
     assert seen.count("/internal/hianime/frieren-18542") == 1
     assert seen.count("/releases") == 1
     assert seen.count("/episodes") == 1
+
+
+async def test_every_episode_of_an_anime_comes_from_one_load(
+    library: httpx.AsyncClient, catalog: Catalog
+) -> None:
+    state = library._transport.app.state  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    state.http.event_hooks["request"].append(record)
+    user = user_token()
+    anime_id = str(catalog.anime["frieren"])
+    for episode in (1, 2, 27, 28):
+        body = {"anime_id": anime_id, "episode": episode, "position_seconds": 60}
+        response = await library.post("/watch/progress", json=body, headers=user)
+        assert response.status_code == 202, response.text
+    assert seen.count("/releases") == 1
+    assert seen.count("/episodes") == 1
+
+
+async def test_a_cached_answer_is_checked_again_before_a_refusal(
+    library: httpx.AsyncClient, catalog: Catalog
+) -> None:
+    state = library._transport.app.state  # type: ignore[attr-defined]
+    user = user_token()
+    anime_id = catalog.anime["frieren"]
+    first = {"anime_id": str(anime_id), "episode": 1, "position_seconds": 60}
+    assert (await library.post("/watch/progress", json=first, headers=user)).status_code == 202
+    # Make the cache older than the catalog: 10 episodes of 10 minutes, as if
+    # episodes aired and the durations were corrected since it was filled.
+    cache = state.library.catalog.cache
+    _, info = cache.get(("anime", anime_id))
+    cache.put(("anime", anime_id), dataclasses.replace(info, episodes_total=10))
+    cache.put(("episodes", anime_id), dict.fromkeys(range(1, 11), 600))
+
+    for body in (
+        {"anime_id": str(anime_id), "episode": 20, "position_seconds": 60},
+        {"anime_id": str(anime_id), "episode": 5, "position_seconds": 1200},
+        {"anime_id": str(anime_id), "episode": 20},  # a view
+    ):
+        path = "/watch/progress" if "position_seconds" in body else "/views"
+        response = await library.post(path, json=body, headers=user)
+        assert response.status_code == 202, response.text
+    assert cache.get(("anime", anime_id))[1].episodes_total == 28  # the cache learnt it
+    # Past what the catalog itself says, still refused (after asking it).
+    for body, field in (
+        ({"anime_id": str(anime_id), "episode": 29, "position_seconds": 60}, "episode"),
+        ({"anime_id": str(anime_id), "episode": 5, "position_seconds": 1441}, "position_seconds"),
+    ):
+        response = await library.post("/watch/progress", json=body, headers=user)
+        assert response.status_code == 422, response.text
+        assert response.json()["details"][0]["field"] == field
 
 
 def test_an_entry_is_handed_out_for_reloading_once_late_in_its_life() -> None:

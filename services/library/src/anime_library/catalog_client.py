@@ -7,11 +7,15 @@ change of the catalog's endpoints touches this file only. Used endpoints:
   unknown ids left out; one call for a whole page of favorites;
 - `GET /internal/hianime/{id}` (service token): the anime of a HiAnime id,
   imported by the catalog when it does not know it yet; 404 when nobody does;
-- `GET /releases?anime_id=` and `GET /episodes?release_id=` (public): an
-  episode's duration, needed only to validate a watch position.
+- `GET /releases?anime_id=` and `GET /episodes?release_id=` (public): the
+  durations of an anime's episodes, needed only to validate a watch position;
+  loaded and cached per anime (one map of number to duration), not per episode.
 
 Answers are cached for `ttl` seconds (titles, posters and durations change
 rarely; a favorite needs the anime to exist, not to be fresh to the second).
+A cached answer that would refuse a request (an episode past the cached count,
+a position past the cached duration) is asked again with `fresh=True` before
+the refusal: a new episode is never refused because the cache predates it.
 An entry used in the last part of its life is reloaded in the background while
 it is still served, once, so a busy entry never expires under its callers: without
 that, every entry warmed at the same moment expired at the same moment, and
@@ -44,9 +48,7 @@ logger = logging.getLogger("anime_library.catalog")
 _BATCH_LIMIT = 500  # the catalog's MAX_BATCH_IDS
 _TOKEN_LIFETIME = 300
 _TOKEN_REUSE = 240  # re-sign a minute before the catalog would refuse it
-# How far around episode N a page of episodes starts: numbering may begin at
-# 0 or 1 and have a few gaps, so N usually sits in the middle of the page.
-_EPISODE_WINDOW = 50
+_EPISODE_PAGE = 100  # the catalog's largest page
 # An entry becomes due for its background reload between these shares of its life.
 _REFRESH_FROM, _REFRESH_TO = 0.7, 0.9
 
@@ -143,18 +145,23 @@ class CatalogClient:
 
     # --- anime -----------------------------------------------------------------------
 
-    async def resolve(self, reference: str) -> AnimeInfo:
-        """The anime of a catalog UUID or a HiAnime id; 404 when the catalog knows neither."""
+    async def resolve(self, reference: str, *, fresh: bool = False) -> AnimeInfo:
+        """The anime of a catalog UUID or a HiAnime id; 404 when the catalog knows neither.
+
+        `fresh`: ask the catalog even when the answer is cached.
+        """
         try:
             anime_id = uuid.UUID(reference)
         except ValueError:
             anime_id = None
         if anime_id is not None:
             found: AnimeInfo | None = await self._once(
-                ("anime", anime_id), lambda: self._one(anime_id)
+                ("anime", anime_id), lambda: self._one(anime_id), fresh=fresh
             )
         elif HIANIME_ID.fullmatch(reference):
-            found = await self._once(("hianime", reference), lambda: self._hianime(reference))
+            found = await self._once(
+                ("hianime", reference), lambda: self._hianime(reference), fresh=fresh
+            )
         else:
             found = None
         if found is None:
@@ -203,20 +210,21 @@ class CatalogClient:
 
     # --- episodes --------------------------------------------------------------------
 
-    async def episode_duration(self, *, anime_id: uuid.UUID, episode: int) -> int | None:
+    async def episode_duration(
+        self, *, anime_id: uuid.UUID, episode: int, fresh: bool = False
+    ) -> int | None:
         """Seconds of episode `episode` of an anime, None when the catalog does not say.
 
         Episode numbers count through the anime; the first release (by season)
-        holding that number decides.
+        holding that number decides. `fresh`: ask the catalog even when cached.
         """
-        duration: int | None = await self._once(
-            ("duration", anime_id, episode),
-            lambda: self._duration(anime_id=anime_id, episode=episode),
+        durations: dict[int, int | None] = await self._once(
+            ("episodes", anime_id), lambda: self._durations(anime_id), fresh=fresh
         )
-        return duration
+        return durations.get(episode)
 
-    async def _duration(self, *, anime_id: uuid.UUID, episode: int) -> int | None:
-        duration: int | None = None
+    async def _durations(self, anime_id: uuid.UUID) -> dict[int, int | None]:
+        """Every episode's duration: its releases by season, each read page by page."""
         releases = await self._call(
             "GET", "/releases", params={"anime_id": str(anime_id), "limit": 100}
         )
@@ -224,35 +232,39 @@ class CatalogClient:
             releases.json(),
             key=lambda release: (release.get("season_number") or 0, release["created_at"]),
         )
+        durations: dict[int, int | None] = {}
         for release in ordered:
-            page = await self._call(
-                "GET",
-                "/episodes",
-                params={
-                    "release_id": release["id"],
-                    "limit": 100,
-                    "offset": max(0, episode - _EPISODE_WINDOW),
-                },
-            )
-            if page.status_code != 200:
-                continue  # the release went away between the two calls
-            match = next((row for row in page.json() if row["number"] == episode), None)
-            if match is not None:
-                duration = match.get("duration_seconds")
-                break
-        self.cache.put(("duration", anime_id, episode), duration)
-        return duration
+            offset = 0
+            while True:
+                page = await self._call(
+                    "GET",
+                    "/episodes",
+                    params={"release_id": release["id"], "limit": _EPISODE_PAGE, "offset": offset},
+                )
+                if page.status_code != 200:
+                    break  # the release went away between the calls
+                rows = page.json()
+                for row in rows:
+                    durations.setdefault(row["number"], row.get("duration_seconds"))
+                if len(rows) < _EPISODE_PAGE:
+                    break
+                offset += _EPISODE_PAGE
+        self.cache.put(("episodes", anime_id), durations)
+        return durations
 
     # --- plumbing --------------------------------------------------------------------
 
-    async def _once(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+    async def _once(
+        self, key: Hashable, load: Callable[[], Awaitable[Any]], *, fresh: bool = False
+    ) -> Any:
         """The cached value of `key`, else one load shared by every caller asking meanwhile.
 
         Without it, a cold cache under load sends the catalog one identical
         request per waiting client (a thundering herd on the first minute).
+        `fresh` skips the cache, not the sharing: it joins a load already running.
         """
-        fresh, value = self.cache.get(key)
-        if fresh:
+        cached, value = (False, None) if fresh else self.cache.get(key)
+        if cached:
             if key not in self._inflight and self.cache.claim_refresh(key):
                 self._load(key, load)  # refresh ahead: nobody waits for it
             return value

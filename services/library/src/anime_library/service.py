@@ -242,6 +242,43 @@ async def with_anime(
 # --- watch progress ----------------------------------------------------------------------
 
 
+async def anime_with_episode(
+    *, state: LibraryState, reference: str, episode: int | None
+) -> AnimeInfo:
+    """The anime of `reference`; a 422 when `episode` is past its episode count.
+
+    The catalog is asked again before refusing: a cached count may predate the
+    episode that aired since.
+    """
+    anime = await state.catalog.resolve(reference)
+    if episode is not None and anime.episodes_total and episode > anime.episodes_total:
+        anime = await state.catalog.resolve(str(anime.id), fresh=True)
+        if anime.episodes_total and episode > anime.episodes_total:
+            raise ValidationError.for_field(
+                "episode", f"this anime has {anime.episodes_total} episodes"
+            )
+    return anime
+
+
+async def episode_duration_within(
+    *, state: LibraryState, anime_id: uuid.UUID, episode: int, position: float
+) -> int | None:
+    """The episode's duration (None when unknown); a 422 when `position` is past it.
+
+    As for the count, the catalog is asked again before refusing.
+    """
+    duration = await state.catalog.episode_duration(anime_id=anime_id, episode=episode)
+    if duration and position > duration:
+        duration = await state.catalog.episode_duration(
+            anime_id=anime_id, episode=episode, fresh=True
+        )
+        if duration and position > duration:
+            raise ValidationError.for_field(
+                "position_seconds", f"this episode lasts {duration} seconds"
+            )
+    return duration
+
+
 async def record_progress(
     *, state: LibraryState, user_id: uuid.UUID, data: ProgressIn
 ) -> tuple[ProgressRow, Job]:
@@ -255,18 +292,12 @@ async def record_progress(
                 {"field": "progress_percent", "message": message},
             ],
         )
-    anime = await state.catalog.resolve(data.anime_id)
-    if anime.episodes_total and data.episode > anime.episodes_total:
-        raise ValidationError.for_field(
-            "episode", f"this anime has {anime.episodes_total} episodes"
-        )
+    anime = await anime_with_episode(state=state, reference=data.anime_id, episode=data.episode)
     percent = data.progress_percent
     if data.position_seconds is not None:
-        duration = await state.catalog.episode_duration(anime_id=anime.id, episode=data.episode)
-        if duration and data.position_seconds > duration:
-            raise ValidationError.for_field(
-                "position_seconds", f"this episode lasts {duration} seconds"
-            )
+        duration = await episode_duration_within(
+            state=state, anime_id=anime.id, episode=data.episode, position=data.position_seconds
+        )
         if percent is None and duration:
             percent = round(data.position_seconds * 100 / duration, 2)
     row = ProgressRow(

@@ -18,11 +18,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_common import ValidationError
 from anime_library import view_repository as repository
 from anime_library.jobs import Handler, Job, Work
 from anime_library.schemas import ViewIn
-from anime_library.service import LibraryState, utc_now, with_anime
+from anime_library.service import LibraryState, anime_with_episode, utc_now, with_anime
 from anime_library.view_repository import NO_EPISODE, ViewRow
 
 # "Last 7 days" is today (UTC) and the six days before it.
@@ -42,11 +41,7 @@ def view_writer(window_seconds: float) -> Handler:
 async def record_view(
     *, state: LibraryState, user_id: uuid.UUID, data: ViewIn, window_seconds: float
 ) -> tuple[ViewRow, Job]:
-    anime = await state.catalog.resolve(data.anime_id)
-    if data.episode is not None and anime.episodes_total and data.episode > anime.episodes_total:
-        raise ValidationError.for_field(
-            "episode", f"this anime has {anime.episodes_total} episodes"
-        )
+    anime = await anime_with_episode(state=state, reference=data.anime_id, episode=data.episode)
     row = ViewRow(user_id=user_id, anime_id=anime.id, episode=data.episode, viewed_at=utc_now())
     key = f"view:{user_id}:{anime.id}:{data.episode or NO_EPISODE}"
     job = state.runner.submit(
