@@ -35,9 +35,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from anime_devstack.ports import free_ports
-from anime_devstack.proc import cpu_seconds
 from anime_devstack.stack import wait_for_ok
-from anime_devstack.wrk import ensure_wrk, run_wrk
+from anime_devstack.wrk import cpu_per_request, ensure_wrk, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAEFIK_DIR = ROOT / "deploy" / "traefik"
@@ -86,17 +85,9 @@ def sample(
     url: str, concurrency: int, seconds: int, pids: dict[str, int | None] | None = None
 ) -> Sample:
     """One wrk run, with the CPU time the listed processes spent per request."""
-    pids = pids or {}
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    result = run_wrk(url, concurrency=concurrency, seconds=seconds)
-    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    per_request: dict[str, float | None] = {}
-    for name in pids:
-        start, end = before[name], after[name]
-        if start is None or end is None or not result.requests:
-            per_request[name] = None
-        else:
-            per_request[name] = (end - start) * 1e6 / result.requests
+    result, per_request = cpu_per_request(
+        lambda: run_wrk(url, concurrency=concurrency, seconds=seconds), pids or {}
+    )
     return Sample(
         rps=result.rps,
         p50_ms=result.p50_ms,

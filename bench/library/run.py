@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import json
 import os
 import secrets
@@ -39,8 +40,7 @@ from typing import Any
 
 import httpx
 
-from anime_devstack.proc import cpu_seconds
-from anime_devstack.wrk import Request, WrkResult, ensure_wrk, rotate, run_wrk
+from anime_devstack.wrk import Request, WrkResult, cpu_per_request, ensure_wrk, rotate, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 32
@@ -53,22 +53,8 @@ def load(base: str, prelude: str, concurrency: int, seconds: int) -> WrkResult:
     return run_wrk(base, concurrency=concurrency, seconds=seconds, prelude=prelude, check=False)
 
 
-def cpu_per_request(
-    run: Any, pids: dict[str, int | None]
-) -> tuple[WrkResult, dict[str, float | None]]:
-    """`run()`'s result and the CPU µs each process spent per request during it."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    result: WrkResult = run()
-    spent: dict[str, float | None] = {}
-    for name, pid in pids.items():
-        start, end = before[name], cpu_seconds(pid)
-        ok = start is not None and end is not None and result.requests
-        spent[name] = (end - start) * 1e6 / result.requests if ok else None  # type: ignore[operator]
-    return result, spent
-
-
 def stack_config(work: Path) -> Any:
-    """auth (users, /health), catalog, library and the edge; media and proxy are not needed."""
+    """auth (users, /health), catalog, library, the proxy (the floor's /health) and the edge."""
     from anime_devstack.config import StackConfig, default_services
     from anime_devstack.ports import free_ports
 
@@ -214,8 +200,8 @@ def main() -> None:
                 for where, concurrency in runs:
                     label = f"{name} {where} c={concurrency}"
                     results[label] = result, _ = cpu_per_request(
-                        lambda url=targets[where], p=prelude, c=concurrency: load(
-                            url, p, c, args.duration
+                        functools.partial(
+                            load, targets[where], prelude, concurrency, args.duration
                         ),
                         # Straight at the service, Traefik has no part in the request.
                         pids if where == "gateway" else pids | {"traefik": None},

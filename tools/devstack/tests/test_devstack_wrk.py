@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from anime_devstack.wrk import (
     Request,
     WrkError,
     WrkResult,
+    cpu_per_request,
     ensure_wrk,
     lua_string,
     parse_report,
@@ -188,3 +190,21 @@ def test_ensure_wrk_install_that_leaves_no_binary(monkeypatch: pytest.MonkeyPatc
     )
     with pytest.raises(WrkError, match="not on PATH"):
         ensure_wrk()
+
+
+def test_cpu_per_request_divides_the_cpu_a_run_used_by_its_requests() -> None:
+    def busy_run() -> WrkResult:
+        deadline = time.process_time() + 0.2
+        while time.process_time() < deadline:
+            pass
+        return WrkResult(requests=100, seconds=1, p50_ms=1, p95_ms=1, p99_ms=1, errors=0, non2xx=0)
+
+    result, spent = cpu_per_request(busy_run, {"me": os.getpid(), "none": None})
+    assert result.requests == 100
+    assert spent["none"] is None
+    me = spent["me"]
+    assert me is not None
+    assert me >= 1_500  # at least 0.15 s of CPU over 100 requests (clock ticks are coarse)
+
+    empty = WrkResult(requests=0, seconds=1, p50_ms=0, p95_ms=0, p99_ms=0, errors=0, non2xx=0)
+    assert cpu_per_request(lambda: empty, {"me": os.getpid()})[1] == {"me": None}

@@ -21,12 +21,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from anime_devstack.errors import DevstackError
+from anime_devstack.proc import cpu_seconds
 
 # wrk calls done() once, after the run: one JSON line, latencies in microseconds;
 # "errors" are socket errors (connect, read, write, timeout); "non2xx" is wrk's count of
@@ -210,3 +211,23 @@ def run_wrk(
     if check and result.failures:
         raise WrkError(f"wrk saw failures on {url}: {result}\n{output}")
     return result
+
+
+def cpu_per_request(
+    run: Callable[[], WrkResult], pids: Mapping[str, int | None]
+) -> tuple[WrkResult, dict[str, float | None]]:
+    """`run()`'s result and the CPU µs each named process spent per request during it.
+
+    None for a process that is not running (or a pid of None) and for a run
+    without requests.
+    """
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = run()
+    spent: dict[str, float | None] = {}
+    for name, pid in pids.items():
+        start, end = before[name], cpu_seconds(pid)
+        if start is None or end is None or not result.requests:
+            spent[name] = None
+        else:
+            spent[name] = (end - start) * 1e6 / result.requests
+    return result, spent
