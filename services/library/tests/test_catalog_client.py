@@ -63,16 +63,22 @@ async def test_lookups_are_cached(library: httpx.AsyncClient, catalog: Catalog) 
     assert durations == dict.fromkeys(range(1, 29), 1440)  # the whole anime, in one entry
 
 
-async def test_concurrent_misses_share_one_catalog_call(
-    library: httpx.AsyncClient, catalog: Catalog
-) -> None:
-    state = library._transport.app.state  # type: ignore[attr-defined]
+def catalog_calls(library: httpx.AsyncClient) -> list[str]:
+    """The paths of the calls the library makes to the catalog from now on."""
     seen: list[str] = []
 
     async def record(request: httpx.Request) -> None:
         seen.append(request.url.path)
 
+    state = library._transport.app.state  # type: ignore[attr-defined]
     state.http.event_hooks["request"].append(record)
+    return seen
+
+
+async def test_concurrent_misses_share_one_catalog_call(
+    library: httpx.AsyncClient, catalog: Catalog
+) -> None:
+    seen = catalog_calls(library)
     user = user_token()
     body = {"anime_id": "frieren-18542", "episode": 9, "position_seconds": 30}
     responses = await asyncio.gather(
@@ -87,13 +93,7 @@ async def test_concurrent_misses_share_one_catalog_call(
 async def test_every_episode_of_an_anime_comes_from_one_load(
     library: httpx.AsyncClient, catalog: Catalog
 ) -> None:
-    state = library._transport.app.state  # type: ignore[attr-defined]
-    seen: list[str] = []
-
-    async def record(request: httpx.Request) -> None:
-        seen.append(request.url.path)
-
-    state.http.event_hooks["request"].append(record)
+    seen = catalog_calls(library)
     user = user_token()
     anime_id = str(catalog.anime["frieren"])
     for episode in (1, 2, 27, 28):
@@ -116,18 +116,22 @@ async def test_a_cached_answer_is_checked_again_before_a_refusal(
     # episodes aired and the durations were corrected since it was filled.
     cache = state.library.catalog.cache
     _, info = cache.get(("anime", anime_id))
-    cache.put(("anime", anime_id), dataclasses.replace(info, episodes_total=10))
+    stale = dataclasses.replace(info, episodes_total=10)
+    cache.put(("anime", anime_id), stale)
+    cache.put(("hianime", "frieren-18542"), stale)
     cache.put(("episodes", anime_id), dict.fromkeys(range(1, 11), 600))
 
     for body in (
         {"anime_id": str(anime_id), "episode": 20, "position_seconds": 60},
         {"anime_id": str(anime_id), "episode": 5, "position_seconds": 1200},
         {"anime_id": str(anime_id), "episode": 20},  # a view
+        {"anime_id": "frieren-18542", "episode": 21},  # by HiAnime id: that entry is renewed
     ):
         path = "/watch/progress" if "position_seconds" in body else "/views"
         response = await library.post(path, json=body, headers=user)
         assert response.status_code == 202, response.text
     assert cache.get(("anime", anime_id))[1].episodes_total == 28  # the cache learnt it
+    assert cache.get(("hianime", "frieren-18542"))[1].episodes_total == 28
     # Past what the catalog itself says, still refused (after asking it).
     for body, field in (
         ({"anime_id": str(anime_id), "episode": 29, "position_seconds": 60}, "episode"),

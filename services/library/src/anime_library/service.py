@@ -252,7 +252,8 @@ async def anime_with_episode(
     """
     anime = await state.catalog.resolve(reference)
     if episode is not None and anime.episodes_total and episode > anime.episodes_total:
-        anime = await state.catalog.resolve(str(anime.id), fresh=True)
+        # By the same reference, so the entry it was read from is the one renewed.
+        anime = await state.catalog.resolve(reference, fresh=True)
         if anime.episodes_total and episode > anime.episodes_total:
             raise ValidationError.for_field(
                 "episode", f"this anime has {anime.episodes_total} episodes"
