@@ -62,6 +62,7 @@ async def test_internal_routes_need_a_service_token(fresh: httpx.AsyncClient) ->
     for method, path in (
         ("POST", "/internal/anime"),
         ("POST", "/internal/anime/batch"),
+        ("POST", "/internal/anime/by-external-ids"),
         ("POST", "/internal/episodes/batch"),
         ("GET", f"/internal/episodes/{uuid.uuid4()}/hianime"),
         ("GET", "/internal/hianime/one-piece-100"),
@@ -129,6 +130,26 @@ async def test_batch_lookups_and_hianime_episode(fresh: httpx.AsyncClient) -> No
     assert [item["id"] for item in batch.json()] == [anime["id"]]
     empty = await fresh.post("/internal/anime/batch", json={"ids": []}, headers=INTERNAL)
     assert empty.json() == []
+
+    other = frieren(anilist_id=21, title="Ван-Пис", mal_id=21, hianime_id="one-piece-100",
+                    releases=None)  # fmt: skip
+    other_id = (await fresh.post("/internal/anime", json=other, headers=INTERNAL)).json()["id"]
+    by_ids = await fresh.post(
+        "/internal/anime/by-external-ids",
+        json={"anilist_ids": [154587, 999], "mal_ids": [21, 998]},
+        headers=INTERNAL,
+    )
+    assert sorted(item["id"] for item in by_ids.json()) == sorted([anime["id"], other_id])
+    only_mal = await fresh.post(
+        "/internal/anime/by-external-ids", json={"mal_ids": [21]}, headers=INTERNAL
+    )
+    assert [item["hianime_id"] for item in only_mal.json()] == ["one-piece-100"]
+    nothing = await fresh.post("/internal/anime/by-external-ids", json={}, headers=INTERNAL)
+    assert nothing.json() == []
+    for bad in ({"anilist_ids": [0]}, {"mal_ids": ["x"]}, {"ids": []},
+                {"anilist_ids": list(range(1, 502))}):  # fmt: skip
+        refused = await fresh.post("/internal/anime/by-external-ids", json=bad, headers=INTERNAL)
+        assert refused.status_code == 422, bad
 
     release = (await fresh.get("/releases", params={"anime_id": anime["id"]})).json()[0]
     episodes = (await fresh.get("/episodes", params={"release_id": release["id"]})).json()

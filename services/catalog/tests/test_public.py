@@ -223,9 +223,15 @@ async def test_releases_and_episodes(client: httpx.AsyncClient) -> None:
     assert len(everything.json()) == 5
 
     first_season = releases[0]
+    # Without `limit`, the whole list: the frontend never reads paging headers.
     episodes = await client.get("/episodes", params={"release_id": first_season["id"]})
     assert episodes.headers["x-total-count"] == "25"
-    page = episodes.json()
+    assert "link" not in episodes.headers
+    assert [episode["number"] for episode in episodes.json()] == list(range(1, 26))
+    paged = await client.get("/episodes", params={"release_id": first_season["id"], "limit": 20})
+    assert paged.headers["x-total-count"] == "25"
+    assert 'offset=20>; rel="next"' in paged.headers["link"]
+    page = paged.json()
     assert [episode["number"] for episode in page] == list(range(1, 21))
     assert all(list(episode) == EPISODE_KEYS for episode in page)
     assert page[0]["duration_seconds"] == 1440

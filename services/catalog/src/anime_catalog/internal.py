@@ -12,7 +12,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anime_catalog import service
-from anime_catalog.schemas import AnimeIn, AnimeOut, EpisodeLookupOut, HianimeEpisodeOut, IdsIn
+from anime_catalog.schemas import (
+    AnimeIn,
+    AnimeOut,
+    EpisodeLookupOut,
+    ExternalIdsIn,
+    HianimeEpisodeOut,
+    IdsIn,
+)
 from anime_common import (
     HIANIME_ID,
     INTERNAL_PERMISSION,
@@ -50,6 +57,20 @@ async def anime_batch(request: Request) -> Response:
     )
 
 
+@document("Anime by AniList or MyAnimeList id; ids the catalog lacks are left out",
+          body=ExternalIdsIn, response=list[AnimeOut], tags=TAGS)  # fmt: skip
+@requires(INTERNAL_PERMISSION)
+async def anime_by_external_ids(request: Request) -> Response:
+    body = await parse_body(request, ExternalIdsIn)
+    return JSONResponse(
+        await service.anime_by_external_ids(
+            state=service.catalog_state(request),
+            anilist_ids=body.anilist_ids,
+            mal_ids=body.mal_ids,
+        )
+    )
+
+
 @document("Many episodes by id at once, with their anime_id; unknown ids are left out",
           body=IdsIn, response=list[EpisodeLookupOut], tags=TAGS)  # fmt: skip
 @requires(INTERNAL_PERMISSION)
@@ -84,6 +105,7 @@ async def resolve_hianime(request: Request) -> Response:
 internal_routes: list[BaseRoute] = [
     Route("/internal/anime", upsert_anime, methods=["POST"]),
     Route("/internal/anime/batch", anime_batch, methods=["POST"]),
+    Route("/internal/anime/by-external-ids", anime_by_external_ids, methods=["POST"]),
     Route("/internal/episodes/batch", episode_batch, methods=["POST"]),
     Route("/internal/episodes/{id}/hianime", hianime_episode, methods=["GET"]),
     Route("/internal/hianime/{hianime_id}", resolve_hianime, methods=["GET"]),

@@ -204,6 +204,10 @@ _GET_ANIME = text(f"SELECT {ANIME_COLUMNS} FROM catalog.anime a WHERE a.id = :id
 _ANIME_BY_IDS = text(
     f"SELECT {ANIME_COLUMNS} FROM catalog.anime a WHERE a.id = ANY(:ids)"  # noqa: S608
 )
+_ANIME_BY_EXTERNAL_IDS = text(
+    f"SELECT {ANIME_COLUMNS} FROM catalog.anime a"  # noqa: S608
+    " WHERE a.anilist_id = ANY(:anilist_ids) OR a.mal_id = ANY(:mal_ids)"
+)
 _ANIME_BY_HIANIME = text(
     f"SELECT {ANIME_COLUMNS} FROM catalog.anime a WHERE a.hianime_id = :hianime_id"  # noqa: S608
 )
@@ -221,6 +225,14 @@ async def get_anime_by_hianime_id(*, connection: ReadConnection, hianime_id: str
 
 async def anime_by_ids(*, connection: ReadConnection, ids: Sequence[uuid.UUID]) -> list[Row]:
     return await _fetch(connection, _ANIME_BY_IDS, {"ids": list(ids)})
+
+
+async def anime_by_external_ids(
+    *, connection: ReadConnection, anilist_ids: Sequence[int], mal_ids: Sequence[int]
+) -> list[Row]:
+    """Anime whose AniList or MyAnimeList id is among the given ones (both are unique)."""
+    params = {"anilist_ids": list(anilist_ids), "mal_ids": list(mal_ids)}
+    return await _fetch(connection, _ANIME_BY_EXTERNAL_IDS, params)
 
 
 _RELEASE_PAGE = text(
@@ -255,13 +267,15 @@ async def get_release(*, connection: ReadConnection, release_id: uuid.UUID) -> R
     return rows[0] if rows else None
 
 
-_EPISODE_TOTAL = text(
-    "SELECT EXISTS (SELECT 1 FROM catalog.release WHERE id = :release_id) AS found,"
-    " (SELECT count(*) FROM catalog.episode WHERE release_id = :release_id) AS total"
-)
+# One round trip: no row means no such release; a release whose page is empty
+# still gives one row (the total, with NULL episode columns) from the LEFT JOIN.
 _EPISODE_PAGE = text(
-    f"SELECT {EPISODE_COLUMNS} FROM catalog.episode e WHERE e.release_id = :release_id"  # noqa: S608
-    " ORDER BY e.number LIMIT :limit OFFSET :offset"
+    "SELECT h.total, p.* FROM catalog.release r"  # noqa: S608
+    " CROSS JOIN LATERAL (SELECT count(*) AS total FROM catalog.episode"
+    " WHERE release_id = r.id) h"
+    f" LEFT JOIN LATERAL (SELECT {EPISODE_COLUMNS} FROM catalog.episode e"
+    " WHERE e.release_id = r.id ORDER BY e.number LIMIT :limit OFFSET :offset) p ON true"
+    " WHERE r.id = :release_id"
 )
 _EPISODES_BY_IDS = text(
     f"SELECT {EPISODE_COLUMNS}, r.anime_id::text AS anime_id FROM catalog.episode e"  # noqa: S608
@@ -273,11 +287,14 @@ async def list_episodes(
     *, connection: ReadConnection, release_id: uuid.UUID, limit: int, offset: int
 ) -> tuple[list[Row], int] | None:
     """A page of a release's episodes and their total; None when the release does not exist."""
-    head = (await _fetch(connection, _EPISODE_TOTAL, {"release_id": release_id}))[0]
-    if not head["found"]:
-        return None
     params = {"release_id": release_id, "limit": limit, "offset": offset}
-    return await _fetch(connection, _EPISODE_PAGE, params), int(head["total"])
+    rows = await _fetch(connection, _EPISODE_PAGE, params)
+    if not rows:
+        return None
+    total = int(rows[0].pop("total"))
+    for row in rows[1:]:
+        del row["total"]
+    return [row for row in rows if row["id"] is not None], total
 
 
 async def episodes_by_ids(*, connection: ReadConnection, ids: Sequence[uuid.UUID]) -> list[Row]:

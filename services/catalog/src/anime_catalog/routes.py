@@ -17,7 +17,14 @@ from anime_catalog.schemas import (
     ReleaseOut,
     SearchQuery,
 )
-from anime_common import JSONResponse, conditional_response, document, list_response, parse_query
+from anime_common import (
+    JSONResponse,
+    PageParams,
+    conditional_response,
+    document,
+    list_response,
+    parse_query,
+)
 
 TAGS = ("catalog",)
 
@@ -64,7 +71,7 @@ async def get_release(request: Request) -> Response:
 
 
 @document(
-    "Episodes of a release, by number",
+    "Episodes of a release, by number: all of them unless `limit` is given",
     query=EpisodeListQuery,
     response=list[EpisodeOut],
     errors=[404],
@@ -78,7 +85,13 @@ async def list_episodes(request: Request) -> Response:
         limit=query.limit,
         offset=query.offset,
     )
-    return conditional_response(request, list_response(request, rows, total=total, page=query))
+    # Unpaged, the page is exactly what came back: `Link` only past the cap.
+    page = (
+        query
+        if query.limit is not None
+        else PageParams.model_construct(limit=max(len(rows), 1), offset=query.offset)
+    )
+    return conditional_response(request, list_response(request, rows, total=total, page=page))
 
 
 @document(

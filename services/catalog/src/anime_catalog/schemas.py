@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -99,7 +99,10 @@ class ReleaseListQuery(PageParams):
 
 
 class EpisodeListQuery(PageParams):
+    """Without `limit`, every episode of the release (the frontend reads the list whole)."""
+
     release_id: uuid.UUID
+    limit: int | None = Field(default=None, ge=1, le=100)  # type: ignore[assignment]
 
 
 class SearchQuery(PageParams):
@@ -176,3 +179,16 @@ class IdsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[uuid.UUID] = Field(max_length=MAX_BATCH_IDS)
+
+
+class ExternalIdsIn(BaseModel):
+    """AniList and MyAnimeList ids to find in the catalog (an import matches by id first)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    anilist_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=MAX_BATCH_IDS
+    )
+    mal_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=MAX_BATCH_IDS
+    )

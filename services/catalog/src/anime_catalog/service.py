@@ -184,12 +184,21 @@ async def get_release(*, state: CatalogState, raw_id: str) -> Row:
     return row
 
 
+# A release's whole list in one answer (`limit` absent) stops here; no real
+# release comes near it (One Piece: ~1,150), and beyond it `Link` pages on.
+WHOLE_EPISODE_LIST_CAP = 10_000
+
+
 async def list_episodes(
-    *, state: CatalogState, release_id: uuid.UUID, limit: int, offset: int
+    *, state: CatalogState, release_id: uuid.UUID, limit: int | None, offset: int
 ) -> tuple[list[Row], int]:
+    """A page of a release's episodes, or (`limit=None`) every one of them, and the total."""
     async with state.reader.acquire() as connection:
         found = await repository.list_episodes(
-            connection=connection, release_id=release_id, limit=limit, offset=offset
+            connection=connection,
+            release_id=release_id,
+            limit=WHOLE_EPISODE_LIST_CAP if limit is None else limit,
+            offset=offset,
         )
     if found is None:
         raise NotFoundError("Release not found")
@@ -242,6 +251,17 @@ async def anime_by_ids(*, state: CatalogState, ids: Sequence[uuid.UUID]) -> list
         return []
     async with state.reader.acquire() as connection:
         return await repository.anime_by_ids(connection=connection, ids=ids)
+
+
+async def anime_by_external_ids(
+    *, state: CatalogState, anilist_ids: Sequence[int], mal_ids: Sequence[int]
+) -> list[Row]:
+    if not anilist_ids and not mal_ids:
+        return []
+    async with state.reader.acquire() as connection:
+        return await repository.anime_by_external_ids(
+            connection=connection, anilist_ids=anilist_ids, mal_ids=mal_ids
+        )
 
 
 async def episodes_by_ids(*, state: CatalogState, ids: Sequence[uuid.UUID]) -> list[Row]:
