@@ -235,6 +235,27 @@ async def test_favorites_page_with_headers(library: httpx.AsyncClient, catalog: 
     assert fields_of(await library.get("/favorites?limit=0", headers=user)) == {"limit"}
 
 
+async def test_is_this_anime_a_favorite_by_uuid_or_hianime_id(
+    library: httpx.AsyncClient, catalog: Catalog
+) -> None:
+    user = user_token()
+    for name in ("frieren", "one-piece"):
+        accepted = await library.post(
+            "/favorites", json={"anime_id": str(catalog.anime[name])}, headers=user
+        )
+        await wait_for_job(library, accepted.json()["job"], user)
+    for reference in (str(catalog.anime["one-piece"]), "one-piece-100"):
+        found = await library.get("/favorites", params={"anime_id": reference}, headers=user)
+        assert found.headers["x-total-count"] == "1"
+        assert [item["anime_id"] for item in found.json()] == [str(catalog.anime["one-piece"])]
+    # Not a favorite of this user, unknown to the catalog: an empty list either way.
+    stranger = user_token()
+    for reference in (str(catalog.anime["frieren"]), str(uuid.uuid4()), "no-such-anime-1"):
+        other = await library.get("/favorites", params={"anime_id": reference}, headers=stranger)
+        assert (other.json(), other.headers["x-total-count"]) == ([], "0")
+    assert fields_of(await library.get("/favorites?anime_id=", headers=user)) == {"anime_id"}
+
+
 # --- watch progress --------------------------------------------------------------------------
 
 

@@ -168,17 +168,25 @@ async def favorite_anime_id(
     return as_uuid(value) if value is not None else None
 
 
+# `$2` NULL means every anime of the user.
+_FAVORITES_OF = "FROM library.favorites WHERE user_id = $1 AND ($2::uuid IS NULL OR anime_id = $2)"
+
+
 async def list_favorites(
-    *, connection: asyncpg.Connection, user_id: uuid.UUID, limit: int, offset: int
+    *,
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    anime_id: uuid.UUID | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[FavoriteRow], int]:
-    """A page of the user's favorites, newest first, and how many there are."""
+    """A page of the user's favorites (of one anime when `anime_id` is given), newest first."""
     rows, total = await fetch_page(
         connection,
-        sql="SELECT id, user_id, anime_id, created_at, count(*) OVER () AS total"
-        " FROM library.favorites WHERE user_id = $1"
-        " ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
-        count_sql="SELECT count(*) FROM library.favorites WHERE user_id = $1",
-        args=(user_id, limit, offset),
+        sql=f"SELECT id, user_id, anime_id, created_at, count(*) OVER () AS total {_FAVORITES_OF}"
+        " ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+        count_sql=f"SELECT count(*) {_FAVORITES_OF}",
+        args=(user_id, anime_id, limit, offset),
     )
     return [_favorite(row) for row in rows], total
 

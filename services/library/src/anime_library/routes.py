@@ -13,7 +13,6 @@ from starlette.routing import BaseRoute, Route
 
 from anime_common import (
     JSONResponse,
-    PageParams,
     document,
     list_response,
     parse_body,
@@ -28,6 +27,7 @@ from anime_library.schemas import (
     FavoriteAccepted,
     FavoriteIn,
     FavoriteOut,
+    FavoritesQuery,
     JobAccepted,
     JobOut,
     ProgressAccepted,
@@ -39,15 +39,20 @@ from anime_library.schemas import (
 TAGS = ("library",)
 
 
-@document("The user's favorites, newest first", query=PageParams, response=list[FavoriteOut],
-          errors=[503], tags=TAGS)  # fmt: skip
+@document("The user's favorites, newest first; with `anime_id` (a UUID or a HiAnime id),"
+          " only that anime's favorite, if any", query=FavoritesQuery,
+          response=list[FavoriteOut], errors=[503], tags=TAGS)  # fmt: skip
 @requires()
 async def list_favorites(request: Request) -> Response:
-    page = parse_query(request, PageParams)
+    query = parse_query(request, FavoritesQuery)
     items, total = await service.list_favorites(
-        state=library_state(request), user_id=user_of(request), limit=page.limit, offset=page.offset
+        state=library_state(request),
+        user_id=user_of(request),
+        reference=query.anime_id,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return list_response(request, items, total=total, page=page)
+    return list_response(request, items, total=total, page=query)
 
 
 @document("Add a favorite (written by a job); an existing one keeps its id", body=FavoriteIn,

@@ -21,6 +21,11 @@ class FavoriteIn(BaseModel):
     anime_id: str = AnimeReference
 
 
+class FavoritesQuery(PageParams):
+    # "Is this anime a favorite?" in one call: 0 or 1 favorite of that anime.
+    anime_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class ProgressIn(BaseModel):
     anime_id: str = AnimeReference
     episode: int = Field(ge=1, le=100_000)

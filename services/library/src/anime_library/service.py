@@ -200,11 +200,17 @@ async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> N
 
 
 async def list_favorites(
-    *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
+    *, state: LibraryState, user_id: uuid.UUID, reference: str | None, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
+    """A page of the user's favorites; with `reference`, the favorite of that anime (0 or 1)."""
+    anime_id: uuid.UUID | None = None
+    if reference is not None:
+        anime_id = await anime_id_for_reading(state=state, reference=reference)
+        if anime_id is None:
+            return [], 0
     async with state.reader.acquire() as connection:
         rows, total = await repository.list_favorites(
-            connection=connection, user_id=user_id, limit=limit, offset=offset
+            connection=connection, user_id=user_id, anime_id=anime_id, limit=limit, offset=offset
         )
     return await with_anime(
         state=state,
