@@ -19,9 +19,12 @@ import pytest
 from anime_common import CommonSettings, TokenVerifier, load_settings
 from anime_devstack.config import StackConfig
 from anime_devstack.stack import Stack
+from anime_e2e.fixtures import landed, register
 from anime_fakes import FakeState, create_anilist_app, serve_in_thread
 
 pytestmark = pytest.mark.e2e
+
+FRIEREN = "frieren-beyond-journeys-end-18542"
 
 
 class ProxyStack:
@@ -61,6 +64,7 @@ def proxy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyStack
             Path(tmp_path_factory.mktemp("proxy-stack")), environ=environ
         )
         with Stack(config) as stack:
+            stack.seed_demo_catalog()
             running = ProxyStack(stack, anilist)
             yield running
             running.fake.close()
@@ -116,28 +120,18 @@ def test_upstream_down_is_502_and_slow_is_504(proxy: ProxyStack) -> None:
     _assert_envelope(proxy.gateway.get("/api/anime/death-note-60"), 504, "GATEWAY_TIMEOUT")
 
 
-def test_sources_fall_back_and_accept_a_catalog_episode_uuid(proxy: ProxyStack) -> None:
-    catalog = proxy.stack.service_url("catalog")
-    document = {
-        "title": "Frieren e2e",
-        "hianime_id": "frieren-beyond-journeys-end-18542",
-        "anilist_id": 154587,
-        "releases": [
-            {
-                "title": "Frieren e2e",
-                "episodes": [
-                    {"number": 4, "hianime_episode_id": "frieren-beyond-journeys-end-18542?ep=4"}
-                ],
-            }
-        ],
-    }
-    headers = {"Authorization": f"Bearer {proxy.service_token()}"}
-    created = httpx.post(f"{catalog}/internal/anime", json=document, headers=headers, timeout=10)
-    assert created.status_code in {200, 201}, created.text
-    anime_id = created.json()["id"]
-    releases = proxy.gateway.get("/releases", params={"anime_id": anime_id}).json()
+def _demo_episodes(proxy: ProxyStack, hianime_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """A demo anime's catalog id and the episodes of its first release, through the gateway."""
+    found = proxy.gateway.get("/search/anime", params={"q": hianime_id.rsplit("-", 1)[0]})
+    [anime] = [item for item in found.json() if item["hianime_id"] == hianime_id]
+    releases = proxy.gateway.get("/releases", params={"anime_id": anime["id"]}).json()
     episodes = proxy.gateway.get("/episodes", params={"release_id": releases[0]["id"]}).json()
-    episode_id = episodes[0]["id"]
+    return anime["id"], episodes
+
+
+def test_sources_fall_back_and_accept_a_catalog_episode_uuid(proxy: ProxyStack) -> None:
+    _, episodes = _demo_episodes(proxy, FRIEREN)
+    episode_id = episodes[3]["id"]
 
     proxy.fault(mode="403", path="/episode/sources", server="hd-1")
     sources = proxy.gateway.get("/api/episode/sources", params={"animeEpisodeId": episode_id})
@@ -154,6 +148,65 @@ def test_sources_fall_back_and_accept_a_catalog_episode_uuid(proxy: ProxyStack) 
         "/api/episode/sources", params={"animeEpisodeId": str(uuid.uuid4())}
     )
     _assert_envelope(unknown, 404, "NOT_FOUND")
+
+
+def test_the_frontend_journey_for_a_28_episode_anime(proxy: ProxyStack) -> None:
+    """The Kitsu frontend's calls, in its order, for Frieren (one release of 28 episodes)."""
+    api = proxy.gateway
+    assert api.get("/anime", params={"limit": 24, "offset": 0}).status_code == 200
+    anime_id, _ = _demo_episodes(proxy, FRIEREN)
+    assert api.get(f"/anime/{anime_id}").json()["hianime_id"] == FRIEREN
+    # The details page lists releases unfiltered (capped at 100) and filters in the browser.
+    unfiltered = api.get("/releases", params={"limit": 100, "offset": 0}).json()
+    [release] = [item for item in unfiltered if item["anime_id"] == anime_id]
+    assert api.get("/releases", params={"anime_id": anime_id}).json() == [release]
+    # The episode list is read whole, without a limit and without headers.
+    episodes = api.get("/episodes", params={"release_id": release["id"]}).json()
+    assert [episode["number"] for episode in episodes] == list(range(1, 29))
+    assert all(episode["hianime_episode_id"] == f"{FRIEREN}?ep={episode['number']}"
+               for episode in episodes)  # fmt: skip
+
+    user = register(api)
+    by_uuid = api.post("/favorites", json={"anime_id": anime_id}, headers=user)
+    assert by_uuid.status_code == 202, by_uuid.text
+    assert landed(api, by_uuid.json()["job"], user)["status"] == "succeeded"
+    by_hianime = api.post("/favorites", json={"anime_id": FRIEREN}, headers=user)
+    assert by_hianime.status_code == 202, by_hianime.text
+    assert by_hianime.json()["id"] == by_uuid.json()["id"]
+    for reference in (anime_id, FRIEREN):
+        favorite = api.get("/favorites", params={"anime_id": reference}, headers=user).json()
+        assert [item["id"] for item in favorite] == [by_uuid.json()["id"]]
+    assert [item["anime_id"] for item in api.get("/favorites", headers=user).json()] == [anime_id]
+
+    # The watch page, for episode 21, by the catalog's UUID and by the HiAnime episode id.
+    episode = episodes[20]
+    for form in (episode["id"], episode["hianime_episode_id"]):
+        servers = api.get("/api/episode/servers", params={"animeEpisodeId": form})
+        assert servers.status_code == 200, servers.text
+        assert servers.json()["data"]["episodeId"] == f"{FRIEREN}?ep=21"
+        params = {"animeEpisodeId": form, "server": "hd-1", "category": "sub"}
+        sources = api.get("/api/episode/sources", params=params)
+        assert sources.status_code == 200, sources.text
+        assert sources.json()["data"]["sources"][0]["url"].endswith(".m3u8")
+
+
+def test_anilist_import_of_what_the_frontend_sends(proxy: ProxyStack) -> None:
+    """The frontend's AniList query selects only ids and `title.english` (often null)."""
+    user = register(proxy.gateway)
+    lists = [{"name": "Watching", "status": "CURRENT", "entries": [
+        {"media": {"id": 154587, "idMal": None, "bannerImage": None, "title": {"english": None}}},
+        # Not an AniList id the catalog knows, but One Piece's MAL id.
+        {"media": {"id": 999999, "idMal": 21, "bannerImage": None, "title": {"english": None}}},
+    ]}]  # fmt: skip
+    response = proxy.gateway.post("/api/import/anilist", json={"animes": lists}, headers=user)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    frieren_id, _ = _demo_episodes(proxy, FRIEREN)
+    one_piece_id, _ = _demo_episodes(proxy, "one-piece-100")
+    assert sorted((item["id"], item["anime_id"]) for item in body["animes"]) == sorted(
+        [(FRIEREN, frieren_id), ("one-piece-100", one_piece_id)]
+    )
+    assert body["unmatched"] == []
 
 
 def test_anilist_import_lands_in_the_catalog(proxy: ProxyStack) -> None:

@@ -35,6 +35,7 @@ class FakeCatalog:
     in_flight: int = 0
     most_in_flight: int = 0
     callers: list[str] = field(default_factory=list)
+    lookups: int = 0
 
 
 def _catalog_app(catalog: FakeCatalog, verifier: TokenVerifier) -> Starlette:
@@ -71,10 +72,25 @@ def _catalog_app(catalog: FakeCatalog, verifier: TokenVerifier) -> Starlette:
         catalog.anime[body["anilist_id"]] = row
         return JSONResponse(row, status_code=200 if known else 201)
 
+    async def by_external_ids(request: Request) -> Response:
+        if (denied := check(request)) is not None:
+            return denied
+        body = await request.json()
+        catalog.lookups += 1
+        anilist_ids, mal_ids = set(body["anilist_ids"]), set(body["mal_ids"])
+        return JSONResponse(
+            [
+                row
+                for row in catalog.anime.values()
+                if row.get("anilist_id") in anilist_ids or row.get("mal_id") in mal_ids
+            ]
+        )
+
     return Starlette(
         routes=[
             Route("/internal/episodes/{id}/hianime", hianime, methods=["GET"]),
             Route("/internal/anime", upsert, methods=["POST"]),
+            Route("/internal/anime/by-external-ids", by_external_ids, methods=["POST"]),
         ]
     )
 
@@ -104,7 +120,7 @@ def auth(verifier: TokenVerifier) -> dict[str, str]:
 
 
 def entry(
-    anilist_id: int, *, english: str | None, romaji: str, mal: int | None = None
+    anilist_id: int, *, english: str | None, romaji: str | None, mal: int | None = None
 ) -> dict[str, Any]:
     return {
         "status": None,
@@ -114,6 +130,13 @@ def entry(
             "title": {"romaji": romaji, "english": english, "native": None},
             "coverImage": {"large": f"https://anilist.example.test/{anilist_id}.jpg"},
         },
+    }
+
+
+def frontend_entry(anilist_id: int, *, mal: int | None) -> dict[str, Any]:
+    """What the Kitsu frontend sends: `media { id idMal bannerImage title { english } }`."""
+    return {
+        "media": {"id": anilist_id, "idMal": mal, "bannerImage": None, "title": {"english": None}}
     }
 
 
@@ -233,6 +256,104 @@ async def test_import_of_given_lists_with_matched_unmatched_and_known_entries(
     assert stored["kind"] == "tv"
     assert anilist.count("/graphql") == 1
     assert catalog.most_in_flight <= 2
+
+
+async def test_entries_with_only_ids_are_matched_in_the_catalog_without_the_upstream(
+    client: httpx.AsyncClient, catalog: FakeCatalog, aniwatch: RunningFake, auth: dict[str, str]
+) -> None:
+    by_anilist, by_mal = str(uuid.uuid4()), str(uuid.uuid4())
+    catalog.anime[16498] = {"id": by_anilist, "anilist_id": 16498, "mal_id": 16498,
+                            "hianime_id": "attack-on-titan-112", "title": "Атака титанов",
+                            "title_en": "Attack on Titan", "poster": "/p/aot.jpg"}  # fmt: skip
+    # Held under another (older) AniList id: the MAL id is what places it.
+    catalog.anime[-1] = {"id": by_mal, "anilist_id": None, "mal_id": 52991,
+                         "hianime_id": "frieren-beyond-journeys-end-18542",
+                         "title": "Провожающая в последний путь Фрирен"}  # fmt: skip
+    lists = [
+        {
+            "name": "Watching",
+            "status": "CURRENT",
+            "entries": [frontend_entry(16498, mal=None), frontend_entry(777001, mal=52991)],
+        }
+    ]
+    response = await client.post("/api/import/anilist", json={"animes": lists}, headers=auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["unmatched"] == []
+    assert sorted(body["animes"], key=lambda item: item["id"]) == [
+        {"id": "attack-on-titan-112", "anime_id": by_anilist,
+         # The cover and English title came from AniList's details for the id.
+         "thumbnail": "https://anilist.example.test/16498.jpg", "title": "Attack on Titan",
+         "status": "watching"},
+        {"id": "frieren-beyond-journeys-end-18542", "anime_id": by_mal, "thumbnail": None,
+         "title": "Провожающая в последний путь Фрирен", "status": "watching"},
+    ]  # fmt: skip
+    assert aniwatch.total == 0
+    assert catalog.lookups == 1
+
+
+async def test_an_entry_with_only_a_romaji_title_is_matched_through_the_upstream(
+    client: httpx.AsyncClient, catalog: FakeCatalog, anilist: RunningFake, auth: dict[str, str]
+) -> None:
+    anilist.state.add_fault(Fault(mode="500"))  # no completion: the entry is all there is
+    lists = [{"status": "PLANNING",
+              "entries": [entry(154587, english=None, romaji="Sousou no Frieren")]}]  # fmt: skip
+    response = await client.post("/api/import/anilist", json={"animes": lists}, headers=auth)
+    assert response.status_code == 200, response.text
+    [imported] = response.json()["animes"]
+    assert (imported["id"], imported["title"], imported["status"]) == (
+        "frieren-beyond-journeys-end-18542",
+        "Sousou no Frieren",
+        "plan to watch",
+    )
+    assert catalog.anime[154587]["hianime_id"] == "frieren-beyond-journeys-end-18542"
+
+
+async def test_a_catalog_anime_without_a_hianime_id_gets_one_or_keeps_its_uuid(
+    client: httpx.AsyncClient, catalog: FakeCatalog, anilist: RunningFake, auth: dict[str, str]
+) -> None:
+    anilist.state.add_fault(Fault(mode="500"))
+    placed, unplaced = str(uuid.uuid4()), str(uuid.uuid4())
+    catalog.anime[21] = {"id": placed, "anilist_id": 21, "title": "Ван-Пис",
+                         "title_en": "One Piece"}  # fmt: skip
+    catalog.anime[424242] = {"id": unplaced, "anilist_id": 424242, "title": "Нигде нет"}
+    entries = [frontend_entry(21, mal=None), frontend_entry(424242, mal=None)]
+    lists = [{"status": "CURRENT", "entries": entries}]
+    response = await client.post("/api/import/anilist", json={"animes": lists}, headers=auth)
+    assert response.status_code == 200, response.text
+    ids = {item["anime_id"]: item["id"] for item in response.json()["animes"]}
+    assert ids == {placed: "one-piece-100", unplaced: unplaced}
+    # Found through the catalog's own English title; its Russian main title stays.
+    assert catalog.anime[21]["hianime_id"] == "one-piece-100"
+    assert catalog.anime[21]["title"] == "Ван-Пис"
+
+
+async def test_an_import_of_200_mixed_entries(
+    client: httpx.AsyncClient, catalog: FakeCatalog, aniwatch: RunningFake, auth: dict[str, str]
+) -> None:
+    for number in range(1, 151):
+        catalog.anime[100_000 + number] = {
+            "id": str(uuid.uuid4()), "anilist_id": 100_000 + number, "mal_id": 200_000 + number,
+            "hianime_id": f"known-show-{number}", "title": f"Known {number}",
+        }  # fmt: skip
+    entries = [frontend_entry(100_000 + number, mal=None) for number in range(1, 101)]
+    entries += [frontend_entry(900_000 + n, mal=200_000 + n) for n in range(101, 151)]
+    entries += [entry(16498, english=None, romaji="Shingeki no Kyojin")]
+    entries += [entry(800_000 + number, english=None, romaji=f"Nothing {number}")
+                for number in range(49)]  # fmt: skip
+    lists = [{"status": "COMPLETED", "entries": entries}]
+    response = await client.post("/api/import/anilist", json={"animes": lists}, headers=auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["animes"]) == 151
+    assert len(body["unmatched"]) == 49
+    assert {item["id"] for item in body["animes"]} == {
+        *(f"known-show-{number}" for number in range(1, 151)),
+        "attack-on-titan-112",
+    }
+    assert catalog.lookups == 1
+    # Only what the catalog lacked went upstream: one suggestion each, one detail for the match.
+    assert aniwatch.total <= 50 + 3
 
 
 async def test_import_of_given_lists_survives_anilist_being_down(

@@ -25,6 +25,8 @@ from anime_proxy.schemas import EPISODE_ID
 from anime_proxy.upstream import transport_error
 
 _WHAT = "The catalog"
+# The catalog's cap on ids in one internal batch request.
+_BATCH = 500
 
 
 class CatalogClient:
@@ -69,6 +71,25 @@ class CatalogClient:
         if not isinstance(value, str) or not EPISODE_ID.fullmatch(value):
             raise NotFoundError("Episode has no HiAnime id")
         return value
+
+    async def anime_by_external_ids(
+        self, *, anilist_ids: list[int], mal_ids: list[int]
+    ) -> list[dict[str, Any]]:
+        """The catalog's Anime whose AniList or MAL id is among these (the others left out)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, max(len(anilist_ids), len(mal_ids)), _BATCH):
+            body = {
+                "anilist_ids": anilist_ids[start : start + _BATCH],
+                "mal_ids": mal_ids[start : start + _BATCH],
+            }
+            response = await self._request("POST", "/internal/anime/by-external-ids", json=body)
+            rows = self._json(response)
+            if not isinstance(rows, list):
+                raise BadGatewayError(f"{_WHAT} sent an invalid answer")
+            found += [
+                row for row in rows if isinstance(row, dict) and isinstance(row.get("id"), str)
+            ]
+        return found
 
     async def upsert_anime(self, document: dict[str, Any]) -> dict[str, Any]:
         """Create or update an anime; the catalog's Anime."""

@@ -1,10 +1,20 @@
 """The AniList import: each list entry matched to a HiAnime id and upserted into the catalog.
 
-Matching: the entry's titles go to the search suggestions (cached like any other
-route); each of the first candidates' details is fetched and accepted when its
-`anilistId`/`malId` equal the entry's. When the upstream gives neither id, a
-candidate whose name equals one of the entry's titles is accepted. A candidate
-whose ids disagree is never taken, however close its name.
+Matching, cheapest first:
+1. the catalog, by the entry's AniList id, then by its MyAnimeList id (one
+   batch request for the whole import; an anime the catalog holds with its
+   HiAnime id needs no upstream call at all);
+2. the upstream, by title (english, romaji, synonyms, native: whichever the
+   entry has; the frontend sends only `title.english`, often null, so for an
+   anime the catalog holds its own titles are tried too): the titles go to the
+   search suggestions (cached like any other route); each of the first
+   candidates' details is fetched and accepted when its `anilistId`/`malId`
+   equal the entry's. When the upstream gives neither id, a candidate whose
+   name equals one of the entry's titles is accepted. A candidate whose ids
+   disagree is never taken, however close its name.
+
+An anime the catalog holds but the upstream cannot place is still imported,
+with its catalog UUID as `id` (every library route takes one as an anime id).
 """
 
 from __future__ import annotations
@@ -74,6 +84,27 @@ def _thumbnail(media: AniListMedia) -> str | None:
     return cover.large or cover.extraLarge or cover.medium
 
 
+def _catalog_titles(anime: dict[str, Any] | None) -> list[str]:
+    if anime is None:
+        return []
+    found = (anime.get(key) for key in ("title_en", "title_original", "title_native", "title"))
+    return [title for title in found if isinstance(title, str) and title.strip()]
+
+
+def _imported(
+    media: AniListMedia, anime: dict[str, Any], *, hianime_id: str, status: str
+) -> ImportedAnime:
+    """An entry placed in the catalog; titles and covers the entry lacks come from there."""
+    title = media.title.english or media.title.romaji or media.title.native
+    return ImportedAnime(
+        id=hianime_id,
+        anime_id=anime["id"],
+        thumbnail=_thumbnail(media) or anime.get("poster"),
+        title=title or anime.get("title_en") or anime.get("title") or display_title(media),
+        status=status,
+    )
+
+
 def catalog_document(media: AniListMedia, hianime_id: str, poster: str | None) -> dict[str, Any]:
     """The catalog's `AnimeIn` from AniList's data (the catalog refuses unknown fields)."""
     year = media.seasonYear or (media.startDate.year if media.startDate else None)
@@ -125,11 +156,15 @@ class AniListImporter:
                 entries.setdefault(entry.media.id, (entry.media, entry.status or media_list.status))
         if complete:
             await self._complete(entries)
+        known = await self._in_catalog([media for media, _ in entries.values()])
         gate = asyncio.Semaphore(self._concurrency)
 
         async def one(media: AniListMedia, status: str) -> ImportedAnime | UnmatchedAnime:
+            anime = known.get(media.id)
+            if anime is not None and anime.get("hianime_id"):
+                return _imported(media, anime, hianime_id=anime["hianime_id"], status=status)
             async with gate:
-                return await self._import_one(media, status)
+                return await self._import_one(media, status, anime)
 
         results = await asyncio.gather(
             *(
@@ -165,8 +200,37 @@ class AniListImporter:
                 merged = extra.model_dump(exclude_none=True) | media.model_dump(exclude_none=True)
                 entries[key] = (AniListMedia.model_validate(merged), status)
 
-    async def _import_one(self, media: AniListMedia, status: str) -> ImportedAnime | UnmatchedAnime:
-        match = await self.match(media)
+    async def _in_catalog(self, medias: list[AniListMedia]) -> dict[int, dict[str, Any]]:
+        """The catalog's anime of each entry it holds, by AniList id first, then by MAL id."""
+        rows = await self._catalog.anime_by_external_ids(
+            anilist_ids=[media.id for media in medias],
+            mal_ids=[media.idMal for media in medias if media.idMal is not None],
+        )
+        by_anilist = {row["anilist_id"]: row for row in rows if row.get("anilist_id") is not None}
+        by_mal = {row["mal_id"]: row for row in rows if row.get("mal_id") is not None}
+        found: dict[int, dict[str, Any]] = {}
+        for media in medias:
+            row = by_anilist.get(media.id) or (by_mal.get(media.idMal) if media.idMal else None)
+            if row is not None:
+                found[media.id] = row
+        return found
+
+    async def _import_one(
+        self, media: AniListMedia, status: str, anime: dict[str, Any] | None
+    ) -> ImportedAnime | UnmatchedAnime:
+        """Place an entry on HiAnime; `anime`: the catalog's row when it holds the entry."""
+        if anime is not None and anime.get("anilist_id") != media.id:
+            # Held under another AniList id (matched by MAL id): an upsert by this
+            # entry's AniList id would fork the row, so the catalog's row is the answer.
+            return _imported(media, anime, hianime_id=str(anime["id"]), status=status)
+        match = await self.match(media, also=_catalog_titles(anime))
+        if anime is not None:
+            if match is None:
+                return _imported(media, anime, hianime_id=str(anime["id"]), status=status)
+            # Record the HiAnime id; the catalog's own main title stays (it may be Russian).
+            document = catalog_document(media, *match) | {"title": anime["title"]}
+            anime = await self._catalog.upsert_anime(document)
+            return _imported(media, anime, hianime_id=match[0], status=status)
         if match is None:
             return UnmatchedAnime(
                 anilist_id=media.id,
@@ -174,19 +238,14 @@ class AniListImporter:
                 status=status,
                 reason="no HiAnime anime matches this entry",
             )
-        hianime_id, poster = match
-        anime = await self._catalog.upsert_anime(catalog_document(media, hianime_id, poster))
-        return ImportedAnime(
-            id=hianime_id,
-            anime_id=anime["id"],
-            thumbnail=_thumbnail(media) or poster,
-            title=display_title(media),
-            status=status,
-        )
+        anime = await self._catalog.upsert_anime(catalog_document(media, *match))
+        return _imported(media, anime, hianime_id=match[0], status=status)
 
-    async def match(self, media: AniListMedia) -> tuple[str, str | None] | None:
-        """(HiAnime id, its poster) of the entry's anime, or None."""
-        titles = _titles(media)
+    async def match(
+        self, media: AniListMedia, *, also: list[str] | None = None
+    ) -> tuple[str, str | None] | None:
+        """(HiAnime id, its poster) of the entry's anime, or None; `also`: more titles to try."""
+        titles = list(dict.fromkeys([*_titles(media), *(also or [])]))
         wanted = {_normalize(title) for title in titles}
         seen: set[str] = set()
         for title in titles[:3]:
