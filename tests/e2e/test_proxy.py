@@ -233,6 +233,12 @@ def test_anilist_import_lands_in_the_catalog(proxy: ProxyStack) -> None:
         anime = proxy.gateway.get(f"/anime/{item['anime_id']}")
         assert anime.status_code == 200, anime.text
         assert anime.json()["hianime_id"] == item["id"]
+        # Demo or imported, every episode carries the id the player asks the upstream with.
+        releases = proxy.gateway.get("/releases", params={"anime_id": item["anime_id"]}).json()
+        episodes = proxy.gateway.get("/episodes", params={"release_id": releases[0]["id"]})
+        assert episodes.json(), item
+        assert all(episode["hianime_episode_id"].startswith(f"{item['id']}?ep=")
+                   for episode in episodes.json())  # fmt: skip
 
 
 def test_the_catalog_imports_an_unknown_anime_through_the_proxy(proxy: ProxyStack) -> None:

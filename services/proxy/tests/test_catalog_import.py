@@ -254,6 +254,12 @@ async def test_import_of_given_lists_with_matched_unmatched_and_known_entries(
     )
     assert stored["description"] == "Humanity lives behind walls."
     assert stored["kind"] == "tv"
+    # The upstream's episode list came along, so the watch page has episodes to offer.
+    [release] = stored["releases"]
+    assert (release["season_number"], release["episodes_total"]) == (1, 25)
+    assert [episode["hianime_episode_id"] for episode in release["episodes"]] == [
+        f"attack-on-titan-112?ep={number}" for number in range(1, 26)
+    ]
     assert anilist.count("/graphql") == 1
     assert catalog.most_in_flight <= 2
 

@@ -78,6 +78,7 @@ def build_state(app: Starlette, settings: ProxySettings) -> ProxyState:
             hianime=hianime,
             suggestion_policy=policies.suggestion,
             anime_policy=policies.anime,
+            episodes_policy=policies.episodes,
             catalog=catalog,
             concurrency=settings.IMPORT_CONCURRENCY,
             candidates=settings.IMPORT_CANDIDATES,

@@ -109,6 +109,23 @@ class CatalogClient:
             raise BadGatewayError(f"{_WHAT} sent an invalid answer") from exc
 
 
+def text_or_none(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def catalog_episodes(listing: dict[str, Any]) -> list[dict[str, Any]]:
+    """The catalog's `EpisodeIn`s from aniwatch-api's `/anime/{id}/episodes` data."""
+    return [
+        {
+            "number": item["number"],
+            "title": text_or_none(item.get("title")),
+            "hianime_episode_id": text_or_none(item.get("episodeId")),
+        }
+        for item in listing.get("episodes") or []
+        if isinstance(item, dict) and isinstance(item.get("number"), int) and item["number"] >= 0
+    ]
+
+
 def _status_error(status: int) -> AppError:
     # A 401/403 here is our own misconfiguration (keys out of sync), never the user's fault.
     return BadGatewayError(f"{_WHAT} answered {status}")

@@ -29,7 +29,7 @@ import orjson
 
 from anime_common import HIANIME_ID, AppError, NotFoundError
 from anime_proxy.anilist import AniListClient
-from anime_proxy.catalog import CatalogClient
+from anime_proxy.catalog import CatalogClient, catalog_episodes
 from anime_proxy.hianime import HianimeService, Policy
 from anime_proxy.schemas import (
     AniListList,
@@ -105,8 +105,17 @@ def _imported(
     )
 
 
-def catalog_document(media: AniListMedia, hianime_id: str, poster: str | None) -> dict[str, Any]:
-    """The catalog's `AnimeIn` from AniList's data (the catalog refuses unknown fields)."""
+def catalog_document(
+    media: AniListMedia,
+    hianime_id: str,
+    poster: str | None,
+    episodes: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The catalog's `AnimeIn` from AniList's data (the catalog refuses unknown fields).
+
+    `episodes`, from the upstream's episode list, become the anime's first release,
+    so the watch page has episodes (with their HiAnime ids) to offer.
+    """
     year = media.seasonYear or (media.startDate.year if media.startDate else None)
     document: dict[str, Any] = {
         "title": display_title(media)[:500],
@@ -124,6 +133,17 @@ def catalog_document(media: AniListMedia, hianime_id: str, poster: str | None) -
         "mal_id": media.idMal,
         "hianime_id": hianime_id,
     }
+    if episodes:
+        document["releases"] = [
+            {
+                "title": document["title"],
+                "kind": document["kind"],
+                "season_number": 1,
+                "year": document["year"],
+                "episodes_total": media.episodes or len(episodes),
+                "episodes": episodes,
+            }
+        ]
     return document
 
 
@@ -134,6 +154,7 @@ class AniListImporter:
         hianime: HianimeService,
         suggestion_policy: Policy,
         anime_policy: Policy,
+        episodes_policy: Policy,
         catalog: CatalogClient,
         anilist: AniListClient,
         concurrency: int,
@@ -143,6 +164,7 @@ class AniListImporter:
         self._hianime = hianime
         self._suggestion_policy = suggestion_policy
         self._anime_policy = anime_policy
+        self._episodes_policy = episodes_policy
         self._catalog = catalog
         self._concurrency = concurrency
         self._candidates = candidates
@@ -228,7 +250,8 @@ class AniListImporter:
             if match is None:
                 return _imported(media, anime, hianime_id=str(anime["id"]), status=status)
             # Record the HiAnime id; the catalog's own main title stays (it may be Russian).
-            document = catalog_document(media, *match) | {"title": anime["title"]}
+            episodes = await self._episodes(match[0])
+            document = catalog_document(media, *match, episodes) | {"title": anime["title"]}
             anime = await self._catalog.upsert_anime(document)
             return _imported(media, anime, hianime_id=match[0], status=status)
         if match is None:
@@ -238,7 +261,8 @@ class AniListImporter:
                 status=status,
                 reason="no HiAnime anime matches this entry",
             )
-        anime = await self._catalog.upsert_anime(catalog_document(media, *match))
+        episodes = await self._episodes(match[0])
+        anime = await self._catalog.upsert_anime(catalog_document(media, *match, episodes))
         return _imported(media, anime, hianime_id=match[0], status=status)
 
     async def match(
@@ -278,6 +302,18 @@ class AniListImporter:
         data = orjson.loads(answer.body).get("data") or {}
         suggestions = data.get("suggestions") if isinstance(data, dict) else None
         return [item for item in suggestions or [] if isinstance(item, dict)]
+
+    async def _episodes(self, anime_id: str) -> list[dict[str, Any]]:
+        """The anime's episodes for the catalog; best effort (the anime imports without)."""
+        try:
+            answer = await self._hianime.fetch(
+                policy=self._episodes_policy, segments=("anime", anime_id, "episodes")
+            )
+        except AppError as exc:
+            logger.warning("episodes of %s unavailable for the import: %s", anime_id, exc.message)
+            return []
+        data = orjson.loads(answer.body).get("data")
+        return catalog_episodes(data) if isinstance(data, dict) else []
 
     async def _info(self, anime_id: str) -> dict[str, Any] | None:
         try:

@@ -25,6 +25,7 @@ from anime_common import (
     document,
     requires,
 )
+from anime_proxy.catalog import catalog_episodes, text_or_none
 from anime_proxy.state import ProxyState, proxy_state
 
 _KINDS = {"tv": "tv", "movie": "movie", "ova": "ova", "ona": "ona", "special": "special",
@@ -32,10 +33,6 @@ _KINDS = {"tv": "tv", "movie": "movie", "ova": "ova", "ona": "ona", "special": "
 _STATUSES = {"finished airing": "released", "currently airing": "ongoing",
              "not yet aired": "announced"}  # fmt: skip
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
 
 
 def _positive(value: Any) -> int | None:
@@ -54,34 +51,25 @@ def anime_document(
     status = _STATUSES.get(str(more.get("status") or "").lower())
     year_match = _YEAR.search(str(more.get("premiered") or more.get("aired") or ""))
     year = int(year_match.group(1)) if year_match else None
-    title = _text(info.get("name")) or hianime_id
+    title = text_or_none(info.get("name")) or hianime_id
     genres = [genre for genre in more.get("genres") or [] if isinstance(genre, str)]
-    synonyms = _text(more.get("synonyms"))
-    episodes = [
-        {
-            "number": item["number"],
-            "title": _text(item.get("title")),
-            "hianime_episode_id": _text(item.get("episodeId")),
-        }
-        for item in listing.get("episodes") or []
-        if isinstance(item, dict) and isinstance(item.get("number"), int) and item["number"] >= 0
-    ]
+    synonyms = text_or_none(more.get("synonyms"))
     total = _positive((stats.get("episodes") or {}).get("sub")) or _positive(
         listing.get("totalEpisodes")
     )
     return {
         "slug": hianime_id,
         "title": title[:500],
-        "title_original": _text(more.get("japanese")),
+        "title_original": text_or_none(more.get("japanese")),
         "title_en": title[:500],
         "synonyms": [part.strip() for part in synonyms.split(",")][:50] if synonyms else [],
-        "description": _text(info.get("description")),
+        "description": text_or_none(info.get("description")),
         "kind": kind,
         "status": status,
         "year": year,
         "genres": genres[:30],
         "episodes_total": total,
-        "poster": _text(info.get("poster")),
+        "poster": text_or_none(info.get("poster")),
         "anilist_id": _positive(info.get("anilistId")),
         "mal_id": _positive(info.get("malId")),
         "hianime_id": hianime_id,
@@ -93,7 +81,7 @@ def anime_document(
                 "year": year,
                 "status": status,
                 "episodes_total": total,
-                "episodes": episodes,
+                "episodes": catalog_episodes(listing),
             }
         ],
     }
