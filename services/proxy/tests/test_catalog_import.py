@@ -435,6 +435,19 @@ async def test_anilist_429_short_wait_is_waited_out_long_one_is_ours(
     assert anilist.count("/graphql") == 3
 
 
+async def test_the_longest_wait_inside_a_request_is_a_setting(
+    make_proxy: ProxyFactory, catalog: FakeCatalog, anilist: RunningFake, auth: dict[str, str]
+) -> None:
+    anilist.state.add_fault(Fault(mode="429", retry_after=1, times=1))
+    async with make_proxy(
+        CATALOG_SERVICE_URL=catalog.url, ANILIST_API_URL=anilist.url, UPSTREAM_MAX_WAIT=0
+    ) as client:
+        limited = await client.post("/api/import/anilist", json={"username": "demo"}, headers=auth)
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "1"
+    assert anilist.count("/graphql") == 1
+
+
 async def test_too_many_entries_are_refused(
     make_proxy: ProxyFactory, catalog: FakeCatalog, auth: dict[str, str]
 ) -> None:

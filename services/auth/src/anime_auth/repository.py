@@ -379,13 +379,6 @@ async def add_event(
     await session.flush()
 
 
-async def events(*, session: AsyncSession, kind: str) -> list[SecurityEvent]:
-    rows = await session.scalars(
-        select(SecurityEvent).where(SecurityEvent.kind == kind).order_by(SecurityEvent.id)
-    )
-    return list(rows)
-
-
 async def locked_for(*, session: AsyncSession, keys: Sequence[tuple[str, str]]) -> float | None:
     """Seconds until the longest lock among these (scope, key) pairs ends; None when unlocked."""
     remaining = await session.scalar(

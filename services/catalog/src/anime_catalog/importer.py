@@ -1,8 +1,8 @@
 """Fetching an anime the catalog does not know yet, from the proxy service.
 
-The contract, to be served by the proxy service (its issue; it does not exist
-yet): `GET {PROXY_SERVICE_URL}/internal/hianime/anime/{hianime_id}` with a
-service token (permission `internal`) answers
+The proxy service's internal endpoint
+`GET {PROXY_SERVICE_URL}/internal/hianime/anime/{hianime_id}`, called with a
+service token (permission `internal`), answers
 
 - 200 with an `AnimeIn` document (`schemas.AnimeIn`: titles, `hianime_id`,
   optional `anilist_id`/`mal_id`, and `releases` with their `episodes`),

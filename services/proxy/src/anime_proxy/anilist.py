@@ -68,7 +68,7 @@ class AniListClient:
         url: str,
         timeout: httpx.Timeout,
         breaker: CircuitBreaker,
-        max_wait: float = 5.0,
+        max_wait: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

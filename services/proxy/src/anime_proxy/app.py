@@ -66,6 +66,7 @@ def build_state(app: Starlette, settings: ProxySettings) -> ProxyState:
             threshold=settings.BREAKER_FAILURE_THRESHOLD,
             reset_after=settings.BREAKER_RESET_SECONDS,
         ),
+        max_wait=settings.UPSTREAM_MAX_WAIT,
     )
     return ProxyState(
         settings=settings,

@@ -48,8 +48,9 @@ class ProxySettings(CommonSettings):
     # Retries of idempotent calls on connection errors and 502/503/504, with jittered backoff.
     UPSTREAM_RETRIES: int = Field(default=2, ge=0, le=5)
     UPSTREAM_RETRY_BACKOFF: float = Field(default=0.2, ge=0)
-    # A 429's Retry-After longer than this is not waited out inside a request.
-    UPSTREAM_MAX_RETRY_AFTER: float = Field(default=3600.0, gt=0)
+    # A 429's Retry-After up to this is waited out inside the request (AniList); a longer
+    # one is our own 429 with that Retry-After.
+    UPSTREAM_MAX_WAIT: float = Field(default=5.0, ge=0, le=60)
 
     CACHE_ENABLED: bool = True
     CACHE_MAX_ENTRIES: int = Field(default=5000, ge=1)
