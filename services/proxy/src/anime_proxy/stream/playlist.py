@@ -1,0 +1,64 @@
+"""Rewriting an HLS playlist so that every URI in it comes back through the proxy.
+
+Media segments and variant playlists are the lines that are not tags; keys, init
+sections, renditions, I-frame playlists, parts and preload hints are the `URI="..."`
+attributes of tags. Each is resolved against the playlist's own (final) URL and
+replaced by a signed proxy link; URIs that are not http(s) (`skd://`, `data:`) are
+left as they are: the player handles those itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urljoin, urlsplit
+
+HLS_CONTENT_TYPE = "application/vnd.apple.mpegurl"
+HLS_CONTENT_TYPES = frozenset(
+    {
+        "application/vnd.apple.mpegurl",
+        "application/x-mpegurl",
+        "audio/mpegurl",
+        "audio/x-mpegurl",
+    }
+)
+SIGNATURE = b"#EXTM3U"
+_URI_ATTRIBUTE = re.compile(r'(?<=[:,])URI="([^"]*)"')
+
+Linker = Callable[[str], str]
+
+
+def is_playlist(content_type: str | None, first_bytes: bytes) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type in HLS_CONTENT_TYPES or first_bytes.lstrip(b"\xef\xbb\xbf").startswith(
+        SIGNATURE
+    )
+
+
+def looks_like_playlist_url(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith(".m3u8")
+
+
+def rewrite(text: str, *, base_url: str, link: Linker) -> str:
+    """`text` with each http(s) URI replaced by `link(absolute URI)`."""
+
+    def proxied(uri: str) -> str:
+        absolute = urljoin(base_url, uri.strip())
+        if urlsplit(absolute).scheme.lower() not in {"http", "https"}:
+            return uri
+        return link(absolute)
+
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            lines.append(line)
+        elif stripped.startswith("#"):
+            lines.append(
+                _URI_ATTRIBUTE.sub(lambda match: f'URI="{proxied(match[1])}"', line)
+                if stripped.startswith("#EXT")
+                else line
+            )
+        else:
+            lines.append(proxied(stripped))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,194 @@
+"""The stream proxy's rules: which URLs are admitted, playlists rewritten and briefly cached.
+
+A URL is admitted when its origin was learned from a relayed sources answer, or when
+it carries a valid signature minted in a rewritten playlist. Playlists are fetched
+once per (URL, Referer) at a time and kept `playlist_ttl` seconds, so a crowd
+watching one episode costs one upstream request; everything else is streamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from anime_common import BadGatewayError, NotFoundError, ValidationError
+from anime_proxy.cache import ResponseCache, SingleFlight
+from anime_proxy.settings import ProxySettings
+from anime_proxy.stream.addresses import AddressGuard
+from anime_proxy.stream.fetcher import Opened, StreamFetcher, Target
+from anime_proxy.stream.limits import StreamLimits
+from anime_proxy.stream.origins import LearnedOrigins, origin_of
+from anime_proxy.stream.playlist import is_playlist, rewrite
+from anime_proxy.stream.tokens import ROUTE, StreamSigner
+
+# The player wraps a proxy URL in another one when it switches subtitles; unwrap, never loop.
+_MAX_UNWRAP = 3
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """Running totals, for metrics to read."""
+
+    bytes_streamed: int = 0
+    playlists_rewritten: int = 0
+
+
+def _unwrap(url: str) -> str:
+    for _ in range(_MAX_UNWRAP):
+        parts = urlsplit(url)
+        inner = parse_qs(parts.query).get("url")
+        if parts.path.rstrip("/") != ROUTE or not inner:
+            break
+        url = inner[0]
+    return url
+
+
+def _check_referer(referer: str | None) -> str | None:
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in referer)
+    ):
+        raise ValidationError.for_field("referer", "must be an absolute http(s) URL")
+    return referer
+
+
+async def read_bounded(response: httpx.Response, *, limit: int, first: bytes = b"") -> bytes:
+    body = bytearray(first)
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > limit:
+            raise BadGatewayError("The stream's playlist is too large")
+    return bytes(body)
+
+
+class StreamService:
+    def __init__(
+        self,
+        *,
+        fetcher: StreamFetcher,
+        signer: StreamSigner,
+        origins: LearnedOrigins,
+        limits: StreamLimits,
+        playlist_cache: ResponseCache,
+        playlist_ttl: float,
+        max_playlist_bytes: int,
+    ) -> None:
+        self.fetcher = fetcher
+        self.signer = signer
+        self.origins = origins
+        self.limits = limits
+        self.stats = StreamStats()
+        self._cache = playlist_cache
+        self._playlist_ttl = playlist_ttl
+        self.max_playlist_bytes = max_playlist_bytes
+        self._flights: SingleFlight[bytes] = SingleFlight()
+
+    def admit(
+        self,
+        *,
+        url: str,
+        referer: str | None,
+        expires: int | None,
+        signature: str | None,
+    ) -> Target:
+        """The target of a request, or the error that refuses it; nothing is fetched."""
+        url = _unwrap(url.strip())
+        parts = urlsplit(url)
+        origin = origin_of(parts)
+        if origin is None:
+            raise ValidationError.for_field("url", "must be an absolute http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValidationError.for_field("url", "must not carry credentials")
+        referer = _check_referer(referer)
+        if expires is not None or signature is not None:
+            if (
+                expires is None
+                or signature is None
+                or not self.signer.verify(url, referer, expires=expires, signature=signature)
+            ):
+                raise NotFoundError("This stream link is invalid or has expired")
+            return Target(url=url, referer=referer, origin=origin)
+        learned = self.origins.lookup(origin)
+        if learned is None:
+            raise NotFoundError("Not a stream this service knows")
+        return Target(url=url, referer=referer or learned.referer, origin=origin)
+
+    async def playlist(self, target: Target) -> bytes:
+        """The rewritten playlist at `target`, from the short cache or one shared fetch."""
+        key = ("playlist", target.url, target.referer)
+        entry = self._cache.get_fresh(key)
+        if entry is not None:
+            return entry.body
+
+        async def load() -> bytes:
+            opened = await self.fetcher.open(target)
+            try:
+                body = await read_bounded(opened.response, limit=self.max_playlist_bytes)
+            finally:
+                await opened.response.aclose()
+            if not is_playlist(opened.response.headers.get("content-type"), body[:16]):
+                raise BadGatewayError("The stream's source sent no playlist")
+            rewritten = self.rewrite(body, opened=opened, referer=target.referer)
+            self._cache.put(key, rewritten, ttl=self._playlist_ttl)
+            return rewritten
+
+        return await self._flights.run(key, load)
+
+    def rewrite(self, body: bytes, *, opened: Opened, referer: str | None) -> bytes:
+        expires = self.signer.expiry()
+        text = rewrite(
+            body.decode("utf-8", errors="replace"),
+            base_url=opened.url,
+            link=lambda url: self.signer.link(url, referer, expires=expires),
+        )
+        self.stats.playlists_rewritten += 1
+        return text.encode()
+
+
+def create_stream_http_client(settings: ProxySettings) -> httpx.AsyncClient:
+    """The stream proxy's own pooled client: no environment proxies (they would resolve
+    names themselves, past the address checks), no redirects (followed by hand)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.STREAM_READ_TIMEOUT, connect=settings.STREAM_CONNECT_TIMEOUT
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.STREAM_MAX_TOTAL,
+            max_keepalive_connections=min(settings.STREAM_MAX_TOTAL, 100),
+        ),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def create_stream_service(settings: ProxySettings, http: httpx.AsyncClient) -> StreamService:
+    origins = LearnedOrigins(
+        max_entries=settings.STREAM_ORIGINS_MAX, ttl=settings.STREAM_ORIGIN_TTL
+    )
+    return StreamService(
+        fetcher=StreamFetcher(
+            http=http,
+            guard=AddressGuard(allowed_networks=settings.STREAM_ALLOWED_NETWORKS),
+            origins=origins,
+            max_redirects=settings.STREAM_MAX_REDIRECTS,
+        ),
+        signer=StreamSigner(
+            secret=settings.SECRET_KEY.get_secret_value(), ttl=settings.STREAM_TOKEN_TTL
+        ),
+        origins=origins,
+        limits=StreamLimits(
+            per_client=settings.STREAM_MAX_PER_CLIENT, total=settings.STREAM_MAX_TOTAL
+        ),
+        # Rewritten playlists are small; a few seconds of them for every episode in play.
+        playlist_cache=ResponseCache(
+            max_entries=2000, max_bytes=32 * 1024 * 1024, stale_if_error=0
+        ),
+        playlist_ttl=settings.STREAM_PLAYLIST_TTL,
+        max_playlist_bytes=settings.STREAM_MAX_PLAYLIST_BYTES,
+    )
