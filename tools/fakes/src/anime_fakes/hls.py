@@ -236,6 +236,8 @@ def create_hls_app(
         fake.record(path, dict(request.query_params))
         if request.headers.get("referer") != referer:
             return PlainTextResponse("Forbidden", status_code=403)
+        if fake.latency:
+            await asyncio.sleep(fake.latency)
         fault = fake.take_fault(path, {})
         delay = 0.0
         if fault is not None:

@@ -49,7 +49,7 @@ def rewrite(text: str, *, base_url: str, link: Linker) -> str:
         return link(absolute)
 
     lines = []
-    for line in text.splitlines():
+    for line in text.removeprefix("\ufeff").splitlines():
         stripped = line.strip()
         if not stripped:
             lines.append(line)

@@ -61,7 +61,7 @@ async def m3u8_proxy(request: Request) -> Response:
         if is_playlist(upstream.headers.get("content-type"), first):
             # A playlist under another name (CDNs disguise them): rewritten, not cached.
             try:
-                body = await read_bounded(upstream, limit=stream.max_playlist_bytes, first=first)
+                body = await read_bounded(chunks, limit=stream.max_playlist_bytes, first=first)
             finally:
                 await upstream.aclose()
             slot.release()

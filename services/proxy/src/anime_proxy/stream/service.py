@@ -8,6 +8,7 @@ watching one episode costs one upstream request; everything else is streamed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -58,9 +59,9 @@ def _check_referer(referer: str | None) -> str | None:
     return referer
 
 
-async def read_bounded(response: httpx.Response, *, limit: int, first: bytes = b"") -> bytes:
+async def read_bounded(chunks: AsyncIterator[bytes], *, limit: int, first: bytes = b"") -> bytes:
     body = bytearray(first)
-    async for chunk in response.aiter_raw():
+    async for chunk in chunks:
         body += chunk
         if len(body) > limit:
             raise BadGatewayError("The stream's playlist is too large")
@@ -129,7 +130,9 @@ class StreamService:
         async def load() -> bytes:
             opened = await self.fetcher.open(target)
             try:
-                body = await read_bounded(opened.response, limit=self.max_playlist_bytes)
+                body = await read_bounded(
+                    opened.response.aiter_raw(), limit=self.max_playlist_bytes
+                )
             finally:
                 await opened.response.aclose()
             if not is_playlist(opened.response.headers.get("content-type"), body[:16]):
