@@ -24,6 +24,7 @@ from anime_proxy.app import create_app
 from anime_proxy.stream.addresses import AddressGuard, RefusedAddress
 from anime_proxy.stream.fetcher import StreamFetcher, Target
 from anime_proxy.stream.limits import StreamLimits
+from anime_proxy.stream.network import GuardedBackend, GuardedTransport
 from anime_proxy.stream.origins import LearnedOrigins
 from anime_proxy.stream.playlist import is_playlist, rewrite
 from anime_proxy.stream.tokens import StreamSigner
@@ -90,13 +91,10 @@ async def test_a_redirect_to_a_private_address_is_refused_before_it_is_fetched()
         origins = LearnedOrigins(max_entries=10, ttl=60)
         origins.learn(f"http://cdn.test:{port}/a.m3u8", None)
         origins.learn(f"http://evil.test:{port}/a.m3u8", None)
-        async with httpx.AsyncClient() as http:
-            fetcher = StreamFetcher(
-                http=http,
-                guard=AddressGuard(allowed_networks=LOOPBACK, resolver=resolver),
-                origins=origins,
-                max_redirects=3,
-            )
+        guard = AddressGuard(allowed_networks=LOOPBACK, resolver=resolver)
+        transport = GuardedTransport(backend=GuardedBackend(guard=guard), limits=httpx.Limits())
+        async with httpx.AsyncClient(transport=transport) as http:
+            fetcher = StreamFetcher(http=http, origins=origins, max_redirects=3)
             target = f"http://evil.test:{port}/hd-1/seg-0.ts"
             hop = f"http://cdn.test:{port}/redirect?to={quote(target, safe='')}"
             with pytest.raises(RefusedAddress):

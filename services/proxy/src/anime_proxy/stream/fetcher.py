@@ -1,11 +1,10 @@
-"""Opening an upstream stream safely: allowed origins, checked addresses, redirects by hand.
+"""Opening an upstream stream safely: allowed origins on every hop, redirects by hand.
 
 Each hop (the first request and every redirect, at most `max_redirects`) is checked
-before anything is sent: http(s) only, no credentials, never an `/internal` path,
-an origin that was learned from a sources answer (or the one already trusted for
-this request, so a CDN may redirect within itself), and an address that is public
-once resolved. The request then goes to that very address, with the original host
-in `Host` (and in SNI for https).
+before anything is sent: http(s) only, no credentials, never an `/internal` path, and
+an origin that was learned from a sources answer (or the one already trusted for this
+request, so a CDN may redirect within itself). The address is checked when the
+connection is made, by the client's network backend (`network.GuardedBackend`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 import httpx
 
 from anime_common import AppError, BadGatewayError, NotFoundError, RateLimitedError
-from anime_proxy.stream.addresses import AddressGuard, RefusedAddress
+from anime_proxy.stream.addresses import RefusedAddress
 from anime_proxy.stream.origins import LearnedOrigins, Origin, origin_of
 from anime_proxy.upstream import parse_retry_after, transport_error
 
@@ -70,12 +69,10 @@ class StreamFetcher:
         self,
         *,
         http: httpx.AsyncClient,
-        guard: AddressGuard,
         origins: LearnedOrigins,
         max_redirects: int,
     ) -> None:
         self._http = http
-        self._guard = guard
         self._origins = origins
         self._max_redirects = max_redirects
 
@@ -120,18 +117,12 @@ class StreamFetcher:
             raise RefusedAddress("The stream's source is not a plain http(s) URL")
         if _is_internal_path(parts) or (origin != trusted and self._origins.lookup(origin) is None):
             raise NotFoundError("Not a stream this service knows")
-        scheme, host, port = origin
-        address = await self._guard.checked_address(host, port)
-        pinned = httpx.URL(url).copy_with(host=address)
-        extensions = {"sni_hostname": host} if scheme == "https" else {}
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        request = self._http.build_request(
-            method, pinned, headers={**headers, "Host": netloc}, extensions=extensions
-        )
+        # The client's network backend checks the address it connects to (GuardedBackend).
+        request = self._http.build_request(method, url, headers=headers)
         try:
             return await self._http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
-            logger.info("stream upstream %s failed: %s", host, type(exc).__name__)
+            logger.info("stream upstream %s failed: %s", origin[1], type(exc).__name__)
             raise transport_error(exc, what=WHAT) from exc
 
     @staticmethod

@@ -20,6 +20,7 @@ from anime_proxy.settings import ProxySettings
 from anime_proxy.stream.addresses import AddressGuard
 from anime_proxy.stream.fetcher import Opened, StreamFetcher, Target
 from anime_proxy.stream.limits import StreamLimits
+from anime_proxy.stream.network import GuardedBackend, GuardedTransport
 from anime_proxy.stream.origins import LearnedOrigins, origin_of
 from anime_proxy.stream.playlist import is_playlist, rewrite
 from anime_proxy.stream.tokens import ROUTE, StreamSigner
@@ -155,15 +156,20 @@ class StreamService:
 
 
 def create_stream_http_client(settings: ProxySettings) -> httpx.AsyncClient:
-    """The stream proxy's own pooled client: no environment proxies (they would resolve
-    names themselves, past the address checks), no redirects (followed by hand)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            settings.STREAM_READ_TIMEOUT, connect=settings.STREAM_CONNECT_TIMEOUT
-        ),
+    """The stream proxy's own pooled client, on the guarded network backend: no environment
+    proxies (they would connect for us, past the address check), no automatic redirects."""
+    guard = AddressGuard(allowed_networks=settings.STREAM_ALLOWED_NETWORKS)
+    transport = GuardedTransport(
+        backend=GuardedBackend(guard=guard),
         limits=httpx.Limits(
             max_connections=settings.STREAM_MAX_TOTAL,
             max_keepalive_connections=min(settings.STREAM_MAX_TOTAL, 100),
+        ),
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(
+            settings.STREAM_READ_TIMEOUT, connect=settings.STREAM_CONNECT_TIMEOUT
         ),
         follow_redirects=False,
         trust_env=False,
@@ -177,7 +183,6 @@ def create_stream_service(settings: ProxySettings, http: httpx.AsyncClient) -> S
     return StreamService(
         fetcher=StreamFetcher(
             http=http,
-            guard=AddressGuard(allowed_networks=settings.STREAM_ALLOWED_NETWORKS),
             origins=origins,
             max_redirects=settings.STREAM_MAX_REDIRECTS,
         ),
