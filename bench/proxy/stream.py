@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -116,7 +115,8 @@ def main() -> None:
             proxy_pid = stack.pid("proxy")
             assert proxy_pid is not None
             check = client.get(stack.gateway_url + query)
-            assert check.status_code == 200 and len(check.content) == SEGMENT, check.status_code
+            if check.status_code != 200 or len(check.content) != SEGMENT:
+                sys.exit(f"the proxy did not pass the segment: {check.status_code}")
             # wrk's plain GET carries no Referer: the CDN needs one, so direct runs send it.
             direct_script = f'wrk.headers["Referer"] = "{referer}"\n'
             rows: list[tuple[str, float]] = []

@@ -3,13 +3,18 @@ client that goes away, over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
+import httpcore
 import httpx
 import pytest
+import uvloop
 
 from anime_common import RateLimitedError, ServiceUnavailableError
 from anime_fakes import (
@@ -20,6 +25,7 @@ from anime_fakes import (
     create_hls_app,
     serve_in_thread,
 )
+from anime_fakes.hls import body
 from anime_proxy.app import create_app
 from anime_proxy.stream.addresses import AddressGuard, RefusedAddress
 from anime_proxy.stream.fetcher import StreamFetcher, Target
@@ -241,3 +247,89 @@ def test_nothing_is_fetched_for_an_unknown_origin_over_http(
     assert response.status_code == 404
     assert response.json()["code"] == "NOT_FOUND"
     assert state.log == []
+
+
+@pytest.fixture(scope="module")
+def tls_cdn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ssl.SSLContext]]:
+    """The fake CDN over https with a throwaway certificate for `localhost`."""
+    work = tmp_path_factory.mktemp("tls")
+    cert, key = work / "cert.pem", work / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(cert))
+    with serve_in_thread(create_hls_app(FakeState()), tls=(str(cert), str(key))) as url:
+        yield url.replace("127.0.0.1", "localhost"), context
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_streams_over_tls_on_both_event_loops(
+    tls_cdn: tuple[str, ssl.SSLContext], loop: str
+) -> None:
+    url, context = tls_cdn
+    size = 3 * 1024 * 1024 + 17
+
+    async def fetch() -> tuple[int, bytes, bool]:
+        guard = AddressGuard(allowed_networks=[*LOOPBACK, ipaddress.ip_network("::1/128")])
+        transport = GuardedTransport(
+            backend=GuardedBackend(guard=guard), limits=httpx.Limits(), ssl_context=context
+        )
+        headers = {"Referer": "https://megacloud.example.test/"}
+        async with httpx.AsyncClient(transport=transport, timeout=10) as http:
+            async with http.stream("GET", f"{url}/big/{size}.ts", headers=headers) as response:
+                content = b"".join([chunk async for chunk in response.aiter_raw()])
+            # The kept-alive connection serves the next request, and it is TLS.
+            again = await http.get(f"{url}/keys/k.key", headers=headers)
+            return response.status_code, content + again.content, again.status_code == 200
+
+    runner = uvloop.run if loop == "uvloop" else asyncio.run
+    status, content, reused = runner(fetch())
+    assert (status, reused) == (200, True)
+    assert content == body(f"/big/{size}.ts", size) + body("/keys/k.key", 16)
+
+
+def test_a_certificate_for_another_name_is_refused(tls_cdn: tuple[str, ssl.SSLContext]) -> None:
+    url, context = tls_cdn
+
+    async def fetch() -> None:
+        transport = GuardedTransport(
+            backend=GuardedBackend(guard=AddressGuard(allowed_networks=LOOPBACK)),
+            limits=httpx.Limits(),
+            ssl_context=context,
+        )
+        async with httpx.AsyncClient(transport=transport, timeout=5) as http:
+            await http.get(url.replace("localhost", "127.0.0.1") + "/keys/k.key")
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(fetch())
+
+
+def test_network_failures_are_httpx_errors() -> None:
+    state = FakeState()
+    with serve_in_thread(create_hls_app(state)) as cdn:
+
+        async def run() -> None:
+            backend = GuardedBackend(guard=AddressGuard(allowed_networks=LOOPBACK))
+            transport = GuardedTransport(backend=backend, limits=httpx.Limits())
+            headers = {"Referer": "https://megacloud.example.test/"}
+            async with httpx.AsyncClient(transport=transport, timeout=0.3) as http:
+                with pytest.raises(httpx.ConnectError):
+                    await http.get("http://127.0.0.1:1/")
+                state.add_fault(Fault(mode="timeout", path="/slow", delay=2, times=1))
+                with pytest.raises(httpx.ReadTimeout):
+                    await http.get(f"{cdn}/slow/seg-0.ts", headers=headers)
+                response = await http.get(f"{cdn}/keys/k.key", headers=headers)
+                stream = response.extensions["network_stream"]
+                assert stream.get_extra_info("server_addr")[1] == int(cdn.rsplit(":", 1)[1])
+                assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
+                assert stream.get_extra_info("ssl_object") is None
+                assert stream.get_extra_info("socket") is not None
+                assert stream.get_extra_info("is_readable") is False
+            with pytest.raises(httpcore.ConnectError):
+                await backend.connect_unix_socket("/tmp/x.sock")
+            await backend.sleep(0)
+
+        asyncio.run(run())

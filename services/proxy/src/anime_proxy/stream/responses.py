@@ -16,7 +16,6 @@ from starlette.types import Receive, Scope, Send
 
 from anime_proxy.stream.limits import StreamSlot
 from anime_proxy.stream.playlist import HLS_CONTENT_TYPE
-from anime_proxy.stream.service import StreamStats
 
 PLAYLIST_CACHE_CONTROL = "public, max-age=5"
 # Upstream headers a player needs; hop-by-hop and cookie headers never pass.
@@ -38,12 +37,6 @@ def playlist_response(body: bytes, *, head: bool) -> Response:
     return Response(b"" if head else body, media_type=HLS_CONTENT_TYPE, headers=headers)
 
 
-async def _counted(chunks: AsyncIterator[bytes], stats: StreamStats) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        stats.bytes_streamed += len(chunk)
-        yield chunk
-
-
 class UpstreamResponse(StreamingResponse):
     """The upstream's status, headers and body, streamed; it owns the upstream and the slot."""
 
@@ -53,10 +46,9 @@ class UpstreamResponse(StreamingResponse):
         *,
         chunks: AsyncIterator[bytes],
         slot: StreamSlot,
-        stats: StreamStats,
     ) -> None:
         super().__init__(
-            _counted(chunks, stats),
+            chunks,
             status_code=upstream.status_code,
             headers=passed_headers(upstream),
         )

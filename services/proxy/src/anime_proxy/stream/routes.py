@@ -72,12 +72,16 @@ async def m3u8_proxy(request: Request) -> Response:
         slot.release()
         raise
 
+    stats = stream.stats
+
     async def relayed() -> AsyncIterator[bytes]:
+        stats.bytes_streamed += len(first)
         yield first
         async for chunk in chunks:
+            stats.bytes_streamed += len(chunk)
             yield chunk
 
-    return UpstreamResponse(upstream, chunks=relayed(), slot=slot, stats=stream.stats)
+    return UpstreamResponse(upstream, chunks=relayed(), slot=slot)
 
 
 stream_routes: list[BaseRoute] = [
