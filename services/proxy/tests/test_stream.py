@@ -344,3 +344,16 @@ async def test_streams_past_the_caps_are_refused_with_retry_after(
         assert_envelope(busy, 503, "SERVICE_UNAVAILABLE")
         assert busy.headers["retry-after"] == "2"
         assert (await first).status_code == 200
+
+
+async def test_a_body_that_does_not_start_in_time_is_a_504(
+    make_stream_proxy: ProxyFactory, cdn: Cdn
+) -> None:
+    async with make_stream_proxy(STREAM_READ_TIMEOUT=0.3) as client:
+        data = await sources(client)
+        cdn.state.add_fault(Fault(mode="slow", path="/big", delay=2))
+        url = f"{cdn.url}/big/1000.ts"
+        response = await client.get(
+            "/m3u8-proxy", params={"url": url, "referer": data["headers"]["Referer"]}
+        )
+        assert_envelope(response, 504, "GATEWAY_TIMEOUT")

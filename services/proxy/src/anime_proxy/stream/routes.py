@@ -20,7 +20,7 @@ from anime_proxy.state import proxy_state
 from anime_proxy.stream.playlist import is_playlist, looks_like_playlist_url
 from anime_proxy.stream.responses import UpstreamResponse, passed_headers, playlist_response
 from anime_proxy.stream.schemas import StreamQuery
-from anime_proxy.stream.service import read_bounded
+from anime_proxy.stream.service import first_chunk, read_bounded
 
 _RANGE_MAX = 200
 
@@ -57,7 +57,7 @@ async def m3u8_proxy(request: Request) -> Response:
             slot.release()
             return Response(status_code=upstream.status_code, headers=passed_headers(upstream))
         chunks = upstream.aiter_raw()
-        first = await anext(chunks, b"")
+        first = await first_chunk(chunks)
         if is_playlist(upstream.headers.get("content-type"), first):
             # A playlist under another name (CDNs disguise them): rewritten, not cached.
             try:

@@ -18,12 +18,13 @@ from anime_common import BadGatewayError, NotFoundError, ValidationError
 from anime_proxy.cache import ResponseCache, SingleFlight
 from anime_proxy.settings import ProxySettings
 from anime_proxy.stream.addresses import AddressGuard
-from anime_proxy.stream.fetcher import Opened, StreamFetcher, Target
+from anime_proxy.stream.fetcher import WHAT, Opened, StreamFetcher, Target
 from anime_proxy.stream.limits import StreamLimits
 from anime_proxy.stream.network import GuardedBackend, GuardedTransport
 from anime_proxy.stream.origins import LearnedOrigins, origin_of
 from anime_proxy.stream.playlist import is_playlist, rewrite
 from anime_proxy.stream.tokens import ROUTE, StreamSigner
+from anime_proxy.upstream import transport_error
 
 # The player wraps a proxy URL in another one when it switches subtitles; unwrap, never loop.
 _MAX_UNWRAP = 3
@@ -62,11 +63,22 @@ def _check_referer(referer: str | None) -> str | None:
 
 async def read_bounded(chunks: AsyncIterator[bytes], *, limit: int, first: bytes = b"") -> bytes:
     body = bytearray(first)
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise BadGatewayError("The stream's playlist is too large")
+    try:
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > limit:
+                raise BadGatewayError("The stream's playlist is too large")
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, what=WHAT) from exc
     return bytes(body)
+
+
+async def first_chunk(chunks: AsyncIterator[bytes]) -> bytes:
+    """The first bytes of a body (to tell a disguised playlist), failures in the envelope."""
+    try:
+        return await anext(chunks, b"")
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, what=WHAT) from exc
 
 
 class StreamService:
