@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import ssl
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -333,3 +335,24 @@ def test_network_failures_are_httpx_errors() -> None:
             await backend.sleep(0)
 
         asyncio.run(run())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ending", ["close", "reset"])
+async def test_an_upstream_that_breaks_off_mid_body_is_an_error(ending: str) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
+        await writer.drain()
+        if ending == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    backend = GuardedBackend(guard=AddressGuard(allowed_networks=LOOPBACK))
+    transport = GuardedTransport(backend=backend, limits=httpx.Limits())
+    async with server, httpx.AsyncClient(transport=transport, timeout=5) as http:
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            await http.get(f"http://127.0.0.1:{port}/x.ts")
