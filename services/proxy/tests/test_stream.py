@@ -357,3 +357,28 @@ async def test_a_body_that_does_not_start_in_time_is_a_504(
             "/m3u8-proxy", params={"url": url, "referer": data["headers"]["Referer"]}
         )
         assert_envelope(response, 504, "GATEWAY_TIMEOUT")
+
+
+async def test_a_thumbnails_track_gets_its_images_proxied(
+    stream: httpx.AsyncClient, cdn: Cdn
+) -> None:
+    data = await sources(stream)
+    thumbs = data["subtitles"][0]["url"].replace("en.vtt", "thumbs.vtt")
+    track = await stream.get("/m3u8-proxy", params={"url": thumbs})
+    assert track.status_code == 200, track.text
+    assert track.headers["content-type"].startswith("text/vtt")
+    cue = track.text.splitlines()[-1]
+    assert cue.startswith("/m3u8-proxy?url=")
+    assert cue.endswith("#xywh=0,0,160,90")
+    image = await stream.get(cue.split("#", 1)[0])
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/jpeg"
+    assert image.content == body(urlsplit(upstream_of(cue)).path, SEGMENT_SIZE)
+    # A subtitle track has no image cues: passed on byte for byte.
+    subtitle = await stream.get("/m3u8-proxy", params={"url": data["subtitles"][0]["url"]})
+    async with httpx.AsyncClient() as direct:
+        original = await direct.get(
+            data["subtitles"][0]["url"], headers={"Referer": data["headers"]["Referer"]}
+        )
+    assert subtitle.content == original.content
+    assert subtitle.headers["content-length"] == str(len(original.content))

@@ -34,7 +34,7 @@ from anime_proxy.stream.fetcher import StreamFetcher, Target
 from anime_proxy.stream.limits import StreamLimits
 from anime_proxy.stream.network import GuardedBackend, GuardedTransport
 from anime_proxy.stream.origins import LearnedOrigins
-from anime_proxy.stream.playlist import is_playlist, rewrite
+from anime_proxy.stream.playlist import is_playlist, rewrite, rewrite_thumbnails
 from anime_proxy.stream.tokens import StreamSigner
 
 from .conftest import proxy_settings
@@ -175,6 +175,13 @@ def test_rewrite_keeps_tags_and_foreign_schemes() -> None:
         "#EXTINF:4,",
         "<https://cdn.test/a/up/seg.ts>",
     ]
+    track = "WEBVTT\n\n00:00.000 --> 00:05.000\nsprite.jpg#xywh=0,0,1,1\n\n1\nftp://x/a.png\n"
+    assert rewrite_thumbnails(track, base_url="https://cdn.test/t/thumbs.vtt",
+                              link=lambda url: f"<{url}>") == (
+        "WEBVTT\n\n00:00.000 --> 00:05.000\n<https://cdn.test/t/sprite.jpg>#xywh=0,0,1,1\n\n1\n"
+        "ftp://x/a.png\n"
+    )  # fmt: skip
+    assert rewrite_thumbnails("WEBVTT\n\nhello\n", base_url="https://a.test/", link=str) is None
     assert is_playlist("audio/x-mpegURL; charset=utf-8", b"")
     assert is_playlist("text/plain", b"\xef\xbb\xbf#EXTM3U\n")
     assert not is_playlist(None, b"\x47\x40")

@@ -37,6 +37,14 @@ def playlist_response(body: bytes, *, head: bool) -> Response:
     return Response(b"" if head else body, media_type=HLS_CONTENT_TYPE, headers=headers)
 
 
+def track_response(body: bytes, upstream: httpx.Response) -> Response:
+    headers = passed_headers(upstream)
+    headers["content-length"] = str(len(body))
+    for name in ("content-range", "etag"):
+        headers.pop(name, None)
+    return Response(body, status_code=200, headers=headers)
+
+
 class UpstreamResponse(StreamingResponse):
     """The upstream's status, headers and body, streamed; it owns the upstream and the slot."""
 

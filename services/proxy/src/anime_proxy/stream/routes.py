@@ -17,8 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from anime_common import document, parse_query
 from anime_proxy.state import proxy_state
-from anime_proxy.stream.playlist import is_playlist, looks_like_playlist_url
-from anime_proxy.stream.responses import UpstreamResponse, passed_headers, playlist_response
+from anime_proxy.stream.playlist import is_playlist, is_vtt, looks_like_playlist_url
+from anime_proxy.stream.responses import (
+    UpstreamResponse,
+    passed_headers,
+    playlist_response,
+    track_response,
+)
 from anime_proxy.stream.schemas import StreamQuery
 from anime_proxy.stream.service import first_chunk, read_bounded
 
@@ -67,6 +72,16 @@ async def m3u8_proxy(request: Request) -> Response:
             slot.release()
             return playlist_response(
                 stream.rewrite(body, opened=opened, referer=target.referer), head=False
+            )
+        if is_vtt(upstream.headers.get("content-type"), opened.url) and upstream.status_code == 200:
+            # Tracks are small: read whole, so a thumbnails track's images can be proxied.
+            try:
+                body = await read_bounded(chunks, limit=stream.max_playlist_bytes, first=first)
+            finally:
+                await upstream.aclose()
+            slot.release()
+            return track_response(
+                stream.rewrite_track(body, opened=opened, referer=target.referer), upstream
             )
     except BaseException:
         slot.release()

@@ -22,7 +22,7 @@ from anime_proxy.stream.fetcher import WHAT, Opened, StreamFetcher, Target
 from anime_proxy.stream.limits import StreamLimits
 from anime_proxy.stream.network import GuardedBackend, GuardedTransport
 from anime_proxy.stream.origins import LearnedOrigins, origin_of
-from anime_proxy.stream.playlist import is_playlist, rewrite
+from anime_proxy.stream.playlist import is_playlist, rewrite, rewrite_thumbnails
 from anime_proxy.stream.tokens import ROUTE, StreamSigner
 from anime_proxy.upstream import transport_error
 
@@ -155,6 +155,16 @@ class StreamService:
             return rewritten
 
         return await self._flights.run(key, load)
+
+    def rewrite_track(self, body: bytes, *, opened: Opened, referer: str | None) -> bytes:
+        """A WebVTT track as is, or with its thumbnail images proxied."""
+        expires = self.signer.expiry()
+        text = rewrite_thumbnails(
+            body.decode("utf-8-sig", errors="replace"),
+            base_url=opened.url,
+            link=lambda url: self.signer.link(url, referer, expires=expires),
+        )
+        return body if text is None else text.encode()
 
     def rewrite(self, body: bytes, *, opened: Opened, referer: str | None) -> bytes:
         expires = self.signer.expiry()
