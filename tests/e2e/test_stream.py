@@ -160,6 +160,9 @@ def test_ranges_and_cors_for_the_player(streams: StreamStack) -> None:
     subtitle = gateway.get(f"/m3u8-proxy?url={quote(track, safe='')}", headers={"Origin": ORIGIN})
     assert subtitle.status_code == 200
     assert subtitle.text.startswith("WEBVTT")
+    thumbs = gateway.get("/m3u8-proxy", params={"url": track.replace("en.vtt", "thumbs.vtt")})
+    sprite = gateway.get(thumbs.text.splitlines()[-1].split("#", 1)[0], headers={"Origin": ORIGIN})
+    assert (sprite.status_code, sprite.headers["content-type"]) == (200, "image/jpeg")
 
 
 def test_it_is_not_an_open_proxy(streams: StreamStack) -> None:
