@@ -25,7 +25,7 @@ from anime_proxy.stream.responses import (
     track_response,
 )
 from anime_proxy.stream.schemas import StreamQuery
-from anime_proxy.stream.service import first_chunk, read_bounded
+from anime_proxy.stream.service import first_chunk
 
 _RANGE_MAX = 200
 
@@ -63,26 +63,19 @@ async def m3u8_proxy(request: Request) -> Response:
             return Response(status_code=upstream.status_code, headers=passed_headers(upstream))
         chunks = upstream.aiter_raw()
         first = await first_chunk(chunks)
-        if is_playlist(upstream.headers.get("content-type"), first):
+        content_type = upstream.headers.get("content-type")
+        if is_playlist(content_type, first):
             # A playlist under another name (CDNs disguise them): rewritten, not cached.
-            try:
-                body = await read_bounded(chunks, limit=stream.max_playlist_bytes, first=first)
-            finally:
-                await upstream.aclose()
+            body = await stream.read_whole(opened, chunks, first)
             slot.release()
-            return playlist_response(
-                stream.rewrite(body, opened=opened, referer=target.referer), head=False
-            )
-        if is_vtt(upstream.headers.get("content-type"), opened.url) and upstream.status_code == 200:
+            rewritten = stream.rewrite(body, opened=opened, referer=target.referer)
+            return playlist_response(rewritten, head=False)
+        if is_vtt(content_type, opened.url) and upstream.status_code == 200:
             # Tracks are small: read whole, so a thumbnails track's images can be proxied.
-            try:
-                body = await read_bounded(chunks, limit=stream.max_playlist_bytes, first=first)
-            finally:
-                await upstream.aclose()
+            body = await stream.read_whole(opened, chunks, first)
             slot.release()
-            return track_response(
-                stream.rewrite_track(body, opened=opened, referer=target.referer), upstream
-            )
+            track = stream.rewrite_track(body, opened=opened, referer=target.referer)
+            return track_response(track, upstream)
     except BaseException:
         slot.release()
         raise

@@ -22,7 +22,7 @@ from anime_proxy.stream.fetcher import WHAT, Opened, StreamFetcher, Target
 from anime_proxy.stream.limits import StreamLimits
 from anime_proxy.stream.network import GuardedBackend, GuardedTransport
 from anime_proxy.stream.origins import LearnedOrigins, origin_of
-from anime_proxy.stream.playlist import is_playlist, rewrite, rewrite_thumbnails
+from anime_proxy.stream.playlist import Linker, is_playlist, rewrite, rewrite_thumbnails
 from anime_proxy.stream.tokens import ROUTE, StreamSigner
 from anime_proxy.upstream import transport_error
 
@@ -142,12 +142,7 @@ class StreamService:
 
         async def load() -> bytes:
             opened = await self.fetcher.open(target)
-            try:
-                body = await read_bounded(
-                    opened.response.aiter_raw(), limit=self.max_playlist_bytes
-                )
-            finally:
-                await opened.response.aclose()
+            body = await self.read_whole(opened, opened.response.aiter_raw())
             if not is_playlist(opened.response.headers.get("content-type"), body[:16]):
                 raise BadGatewayError("The stream's source sent no playlist")
             rewritten = self.rewrite(body, opened=opened, referer=target.referer)
@@ -156,25 +151,35 @@ class StreamService:
 
         return await self._flights.run(key, load)
 
-    def rewrite_track(self, body: bytes, *, opened: Opened, referer: str | None) -> bytes:
-        """A WebVTT track as is, or with its thumbnail images proxied."""
+    def linker(self, referer: str | None) -> Linker:
+        """Signed links for one rewritten document, all with one expiry."""
         expires = self.signer.expiry()
-        text = rewrite_thumbnails(
-            body.decode("utf-8-sig", errors="replace"),
-            base_url=opened.url,
-            link=lambda url: self.signer.link(url, referer, expires=expires),
-        )
-        return body if text is None else text.encode()
+        return lambda url: self.signer.link(url, referer, expires=expires)
 
     def rewrite(self, body: bytes, *, opened: Opened, referer: str | None) -> bytes:
-        expires = self.signer.expiry()
         text = rewrite(
-            body.decode("utf-8", errors="replace"),
-            base_url=opened.url,
-            link=lambda url: self.signer.link(url, referer, expires=expires),
+            body.decode("utf-8", errors="replace"), base_url=opened.url, link=self.linker(referer)
         )
         self.stats.playlists_rewritten += 1
         return text.encode()
+
+    def rewrite_track(self, body: bytes, *, opened: Opened, referer: str | None) -> bytes:
+        """A WebVTT track as is, or with its thumbnail images proxied."""
+        text = rewrite_thumbnails(
+            body.decode("utf-8-sig", errors="replace"),
+            base_url=opened.url,
+            link=self.linker(referer),
+        )
+        return body if text is None else text.encode()
+
+    async def read_whole(
+        self, opened: Opened, chunks: AsyncIterator[bytes], first: bytes = b""
+    ) -> bytes:
+        """The rest of a small body (a playlist, a track), bounded; the upstream then closed."""
+        try:
+            return await read_bounded(chunks, limit=self.max_playlist_bytes, first=first)
+        finally:
+            await opened.response.aclose()
 
 
 def create_stream_http_client(settings: ProxySettings) -> httpx.AsyncClient:
