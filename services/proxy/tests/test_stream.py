@@ -6,14 +6,13 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
 
-from anime_devstack.asgi import serve_asgi
 from anime_fakes import (
     CdnStats,
     FakeState,
@@ -23,9 +22,6 @@ from anime_fakes import (
     serve_in_thread,
 )
 from anime_fakes.hls import SEGMENT_SIZE, body
-from anime_proxy.app import create_app
-
-from .conftest import proxy_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -67,19 +63,13 @@ def cdn(_cdn: tuple[Cdn, str]) -> Iterator[Cdn]:
 
 
 @pytest.fixture
-def make_stream_proxy(
-    _cdn: tuple[Cdn, str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]:
-    for name in ("DATABASE_URL", "DB_HOST", "CATALOG_SERVICE_URL", "HIANIME_API_URL"):
-        monkeypatch.delenv(name, raising=False)
+def make_stream_proxy(_cdn: tuple[Cdn, str], make_proxy: ProxyFactory) -> ProxyFactory:
+    """`make_proxy` on the aniwatch fake whose sources point at the fake CDN."""
 
-    @asynccontextmanager
-    async def make(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        settings = proxy_settings(
+    def make(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return make_proxy(
             HIANIME_API_URL=_cdn[1], STREAM_ALLOWED_NETWORKS="127.0.0.0/8", **overrides
         )
-        async with serve_asgi(create_app(settings)) as client:
-            yield client
 
     return make
 
