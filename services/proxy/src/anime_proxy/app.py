@@ -27,7 +27,9 @@ from anime_proxy.upstream import HianimeUpstream
 def build_state(
     app: Starlette, settings: ProxySettings, *, stream_http: httpx.AsyncClient
 ) -> ProxyState:
-    """Everything long-lived, on the process's one shared httpx client (`app.state.http`)."""
+    """Everything long-lived, on the process's one shared httpx client (`app.state.http`);
+    the stream proxy on its own (`stream_http`: CDNs are reached only through its guarded
+    network backend, and never see our request ids)."""
     http: httpx.AsyncClient = app.state.http
     timeout = httpx.Timeout(
         settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
