@@ -76,6 +76,7 @@ from anime_common._settings import (
     SettingsError,
     load_settings,
     normalize_origin,
+    split_list_setting,
 )
 
 __all__ = [
@@ -148,6 +149,7 @@ __all__ = [
     "run_env",
     "run_service",
     "schema_metadata",
+    "split_list_setting",
     "validate",
     "wait_for_database",
 ]

@@ -43,7 +43,7 @@ def normalize_origin(value: str) -> str:
     return origin
 
 
-def _split_list(value: Any) -> Any:
+def split_list_setting(value: Any) -> Any:
     """Accept a JSON list or a comma-separated string for list settings."""
     if not isinstance(value, str):
         return value
@@ -141,12 +141,12 @@ class CommonSettings(DatabaseSettings):
     @field_validator("ALLOWED_ORIGINS", mode="before")
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_list_setting(value)
 
     @field_validator("PREVIOUS_SECRET_KEYS", mode="before")
     @classmethod
     def _parse_previous_keys(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_list_setting(value)
 
     @field_validator("ALLOWED_ORIGINS")
     @classmethod

@@ -19,11 +19,17 @@ from anime_proxy.internal import internal_routes
 from anime_proxy.routes import routes
 from anime_proxy.settings import ProxySettings
 from anime_proxy.state import HealthProbe, Policies, ProxyState
+from anime_proxy.stream.routes import stream_routes
+from anime_proxy.stream.service import create_stream_http_client, create_stream_service
 from anime_proxy.upstream import HianimeUpstream
 
 
-def build_state(app: Starlette, settings: ProxySettings) -> ProxyState:
-    """Everything long-lived, on the process's one shared httpx client (`app.state.http`)."""
+def build_state(
+    app: Starlette, settings: ProxySettings, *, stream_http: httpx.AsyncClient
+) -> ProxyState:
+    """Everything long-lived, on the process's one shared httpx client (`app.state.http`);
+    the stream proxy on its own (`stream_http`: CDNs are reached only through its guarded
+    network backend, and never see our request ids)."""
     http: httpx.AsyncClient = app.state.http
     timeout = httpx.Timeout(
         settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
@@ -90,19 +96,21 @@ def build_state(app: Starlette, settings: ProxySettings) -> ProxyState:
             timeout=settings.HEALTH_PROBE_TIMEOUT,
             ttl=settings.HEALTH_PROBE_TTL,
         ),
+        stream=create_stream_service(settings, stream_http),
     )
 
 
 def create_app(settings: ProxySettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.proxy = build_state(app, settings)
-        yield
+        async with create_stream_http_client(settings) as stream_http:
+            app.state.proxy = build_state(app, settings, stream_http=stream_http)
+            yield
 
     return create_service_app(
         name="proxy",
         settings=settings,
-        routes=[*routes, *internal_routes],
+        routes=[*routes, *stream_routes, *internal_routes],
         migrations=None,
         lifespan=lifespan,
     )

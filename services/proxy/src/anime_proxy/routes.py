@@ -172,14 +172,15 @@ async def episode_sources(request: Request) -> Response:
     state = proxy_state(request)
     query = parse_query(request, SourcesQuery)
     episode_id = await _episode_id(state, query.animeEpisodeId)
-    return _respond(
-        await state.hianime.sources(
-            policy=state.policies.sources,
-            episode_id=episode_id,
-            server=query.server,
-            category=query.category,
-        )
+    answer = await state.hianime.sources(
+        policy=state.policies.sources,
+        episode_id=episode_id,
+        server=query.server,
+        category=query.category,
     )
+    # The stream proxy may fetch from the CDNs this answer names (and only those).
+    state.stream.origins.learn_from_sources(answer.body)
+    return _respond(answer)
 
 
 @document("Import AniList lists (given, or fetched by user name) into the catalog",

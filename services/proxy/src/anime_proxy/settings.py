@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import ipaddress
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
-from anime_common import CommonSettings
+from anime_common import CommonSettings, split_list_setting
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _base_url(value: str) -> str:
@@ -77,6 +81,29 @@ class ProxySettings(CommonSettings):
     IMPORT_CONCURRENCY: int = Field(default=4, ge=1, le=32)
     IMPORT_MAX_ENTRIES: int = Field(default=2000, ge=1)
     IMPORT_CANDIDATES: int = Field(default=3, ge=1, le=10)
+
+    # The stream proxy (`/m3u8-proxy`): networks exempt from the no-internal-address rule (a
+    # CDN on a private network; the tests' fake CDN on 127.0.0.1). Origins must still have
+    # been learned from a sources answer or be signed.
+    STREAM_ALLOWED_NETWORKS: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    STREAM_CONNECT_TIMEOUT: float = Field(default=5.0, gt=0)
+    # Longest wait for the next bytes of an upstream body (not the whole body).
+    STREAM_READ_TIMEOUT: float = Field(default=20.0, gt=0)
+    STREAM_MAX_REDIRECTS: int = Field(default=3, ge=0, le=5)
+    STREAM_MAX_PER_CLIENT: int = Field(default=32, ge=1)
+    STREAM_MAX_TOTAL: int = Field(default=512, ge=1)
+    STREAM_MAX_PLAYLIST_BYTES: int = Field(default=4 * 1024 * 1024, ge=1024)
+    STREAM_PLAYLIST_TTL: float = Field(default=5.0, ge=0)
+    # How long a link in a rewritten playlist stays valid (a paused VOD resumes on it).
+    STREAM_TOKEN_TTL: int = Field(default=6 * 3600, ge=60)
+    # Origins learned from sources answers: how many, and for how long after last seen.
+    STREAM_ORIGINS_MAX: int = Field(default=1024, ge=1)
+    STREAM_ORIGIN_TTL: float = Field(default=6 * 3600.0, gt=0)
+
+    @field_validator("STREAM_ALLOWED_NETWORKS", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: Any) -> Any:
+        return split_list_setting(value)
 
     @field_validator("HIANIME_API_URL", "ANILIST_API_URL")
     @classmethod

@@ -13,6 +13,7 @@ from anime_proxy.catalog import CatalogClient
 from anime_proxy.hianime import HianimeService, Policy
 from anime_proxy.importer import AniListImporter
 from anime_proxy.settings import ProxySettings
+from anime_proxy.stream.service import StreamService
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class ProxyState:
     health: HealthProbe
     anilist: AniListClient
     importer: AniListImporter
+    stream: StreamService
 
 
 def proxy_state(request: Request) -> ProxyState:

@@ -22,6 +22,9 @@ from starlette.routing import Route
 from anime_fakes import data
 from anime_fakes.control import control_routes
 from anime_fakes.faults import FakeState, Fault
+from anime_fakes.hls import REFERER
+
+CDN_URL = "https://cdn.example.test"
 
 PREFIX = "/api/v2/hianime"
 _HEADERS = {"Cache-Control": "s-maxage=60, stale-while-revalidate=30"}
@@ -225,22 +228,24 @@ def servers(params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def sources(params: dict[str, str], *, legacy: bool = False, empty: bool = False) -> dict[str, Any]:
+def sources(
+    params: dict[str, str], *, legacy: bool = False, empty: bool = False, cdn_url: str = CDN_URL
+) -> dict[str, Any]:
     anime, number = _episode(params, "getAnimeEpisodeSources")
     server = params.get("server", "hd-1")
     category = params.get("category", "sub")
     if category not in {"sub", "dub", "raw"}:
         raise UpstreamError(400, "getAnimeEpisodeSources: invalid category")
-    url = f"https://cdn.example.test/{server}/{anime.id}/{number}/{category}/master.m3u8"
+    url = f"{cdn_url}/{server}/{anime.id}/{number}/{category}/master.m3u8"
     payload: dict[str, Any] = {
-        "headers": {"Referer": "https://megacloud.example.test/"},
+        "headers": {"Referer": REFERER},
         "sources": [] if empty else [{"url": url, "isM3U8": True, "type": "hls"}],
         "intro": {"start": 0, "end": 90},
         "outro": {"start": 1300, "end": 1390},
         "anilistID": anime.anilist_id,
         "malID": anime.mal_id,
     }
-    subtitle = f"https://cdn.example.test/subs/{anime.id}/{number}/en.vtt"
+    subtitle = f"{cdn_url}/subs/{anime.id}/{number}/en.vtt"
     if legacy:
         payload["tracks"] = [
             {"url": subtitle, "lang": "English"},
@@ -251,7 +256,9 @@ def sources(params: dict[str, str], *, legacy: bool = False, empty: bool = False
     return payload
 
 
-def _dispatch(path: str, params: dict[str, str], fault: Fault | None) -> dict[str, Any]:
+def _dispatch(
+    path: str, params: dict[str, str], fault: Fault | None, cdn_url: str
+) -> dict[str, Any]:
     legacy = fault is not None and fault.mode == "legacy"
     empty = fault is not None and fault.mode == "empty-sources"
     if path == "/home":
@@ -265,7 +272,7 @@ def _dispatch(path: str, params: dict[str, str], fault: Fault | None) -> dict[st
     if path == "/episode/servers":
         return servers(params)
     if path == "/episode/sources":
-        return sources(params, legacy=legacy, empty=empty)
+        return sources(params, legacy=legacy, empty=empty, cdn_url=cdn_url)
     parts = path.strip("/").split("/")
     if parts[0] == "anime" and len(parts) == 2:
         return anime_info(parts[1])
@@ -276,9 +283,11 @@ def _dispatch(path: str, params: dict[str, str], fault: Fault | None) -> dict[st
     raise UpstreamError(404, "Not Found")
 
 
-def create_aniwatch_app(state: FakeState | None = None) -> Starlette:
-    """The fake; its `FakeState` is `app.state.fake` (latency, faults, request counts)."""
+def create_aniwatch_app(state: FakeState | None = None, *, cdn_url: str = CDN_URL) -> Starlette:
+    """The fake; its `FakeState` is `app.state.fake` (latency, faults, request counts).
+    Stream and track URLs in sources point at `cdn_url` (the HLS fake, `anime_fakes.hls`)."""
     fake = state or FakeState()
+    cdn_url = cdn_url.rstrip("/")
 
     async def health(request: Request) -> Response:
         return PlainTextResponse("daijoubu")
@@ -302,7 +311,7 @@ def create_aniwatch_app(state: FakeState | None = None) -> Starlette:
                 reason = _REASONS.get(status, "Error")
                 return _error(status, f"fakeScraper: fetchError: {reason}")
         try:
-            payload = _dispatch(path, params, fault)
+            payload = _dispatch(path, params, fault, cdn_url)
         except UpstreamError as exc:
             return _error(exc.status, exc.message)
         return _ok(payload, legacy=fault is not None and fault.mode == "legacy")

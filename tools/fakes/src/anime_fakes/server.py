@@ -42,10 +42,12 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     lifespan: Literal["on", "off"] = "off",
+    tls: tuple[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:<port>`).
 
-    `lifespan="on"` for a real service, whose start-up opens its database.
+    `lifespan="on"` for a real service, whose start-up opens its database; `tls`
+    (certificate file, key file) serves https instead.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -60,6 +62,8 @@ def serve_in_thread(
         access_log=False,
         # Requests stuck in an injected timeout must not hold the shutdown up.
         timeout_graceful_shutdown=1,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
@@ -72,7 +76,7 @@ def serve_in_thread(
             raise RuntimeError("the server did not start")
         time.sleep(0.01)
     try:
-        yield f"http://{host}:{bound_port}"
+        yield f"{'https' if tls else 'http'}://{host}:{bound_port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,0 +1,177 @@
+"""The stream proxy (`/m3u8-proxy`): segment throughput through the gateway against the same
+segments straight from the fake CDN, in one run; and the proxy's memory while 32 clients
+stream 20 MB segments at once.
+
+    uv run python bench/proxy/stream.py [--duration 10] [--concurrency 8] [--check]
+
+One stack from anime_devstack (`ANIME_FAKE_HIANIME=1`, its sources pointing at the HLS
+fake, `STREAM_ALLOWED_NETWORKS=127.0.0.0/8`) and the HLS fake (`python -m anime_fakes hls`)
+as a process of its own. wrk downloads a 20 MiB segment over and over: from the CDN
+directly, from the proxy directly (no Traefik), and through the gateway, one after the
+other. Then wrk at c=32 through the gateway while the proxy's RSS is sampled every 50 ms.
+Targets: gateway ≥ 60% of direct throughput; RSS growth ≤ 50 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+from anime_devstack.ports import free_ports
+from anime_devstack.stack import wait_for_ok
+from anime_devstack.wrk import ensure_wrk, run_wrk
+
+ROOT = Path(__file__).resolve().parents[2]
+SEGMENT = 20 * 1024 * 1024
+MIB = 1024 * 1024
+TARGET_RATIO = 0.60
+TARGET_RSS_GROWTH = 50 * 1000 * 1000
+EPISODE = "one-piece-100?ep=1"
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+class RssSampler:
+    """The highest RSS of a process while the block runs, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = rss(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss(self.pid))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def throughput(url: str, *, concurrency: int, seconds: int) -> float:
+    """MiB/s of whole segments downloaded by wrk."""
+    run = run_wrk(url, concurrency=concurrency, seconds=seconds, timeout=60)
+    return run.requests * SEGMENT / run.seconds / MIB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--cdn-rate", type=float, default=16.0, help="MiB/s per connection of the paced run"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    ensure_wrk()
+
+    from anime_devstack.config import StackConfig
+    from anime_devstack.stack import Stack
+
+    [cdn_port] = free_ports(1)
+    cdn = f"http://127.0.0.1:{cdn_port}"
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "anime_fakes", "hls", "--port", str(cdn_port)],
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+    )
+    try:
+        wait_for_ok(f"{cdn}/_fake/cdn-stats")
+        environ = {
+            **os.environ,
+            "ANIME_FAKE_HIANIME": "1",
+            "FAKE_CDN_URL": cdn,
+            "STREAM_ALLOWED_NETWORKS": "127.0.0.0/8",
+            # wrk's connections all come from one address.
+            "STREAM_MAX_PER_CLIENT": "256",
+            "LOG_LEVEL": "WARNING",
+        }
+        print("starting the stack ...", flush=True)
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-stream-") as work,
+            Stack(StackConfig.for_tests(Path(work), root=ROOT, environ=environ)) as stack,
+            httpx.Client(timeout=30, trust_env=False) as client,
+        ):
+            sources = client.get(
+                f"{stack.gateway_url}/api/episode/sources", params={"animeEpisodeId": EPISODE}
+            ).json()["data"]
+            referer = sources["headers"]["Referer"]
+            segment = f"{cdn}/big/{SEGMENT}.ts"
+            query = f"/m3u8-proxy?url={quote(segment, safe='')}&referer={referer}"
+            proxy_pid = stack.pid("proxy")
+            assert proxy_pid is not None
+            check = client.get(stack.gateway_url + query)
+            if check.status_code != 200 or len(check.content) != SEGMENT:
+                sys.exit(f"the proxy did not pass the segment: {check.status_code}")
+            # wrk's plain GET carries no Referer: the CDN needs one, so direct runs send it.
+            direct_script = f'wrk.headers["Referer"] = "{referer}"\n'
+            targets = (
+                ("CDN directly", segment, direct_script),
+                ("proxy directly (no Traefik)", stack.service_url("proxy") + query, ""),
+                ("through the gateway", stack.gateway_url + query, ""),
+            )
+            ratios: dict[str, float] = {}
+            for pace in (0.0, args.cdn_rate):
+                client.delete(f"{cdn}/_fake/faults")
+                label = f"CDN paced at {pace:.0f} MiB/s per connection" if pace else "unpaced CDN"
+                if pace:
+                    # The fake sleeps before each 64 KiB piece: that many pieces per second.
+                    delay = 1 / (pace * 16)
+                    client.post(f"{cdn}/_fake/faults", json={"mode": "slow", "delay": delay})
+                rates = []
+                print(f"-- {label}, c={args.concurrency}", flush=True)
+                for name, url, prelude in targets:
+                    run = run_wrk(
+                        url,
+                        concurrency=args.concurrency,
+                        seconds=args.duration,
+                        timeout=60,
+                        prelude=prelude,
+                    )
+                    rates.append(run.requests * SEGMENT / run.seconds / MIB)
+                    print(
+                        f"{name:30} {rates[-1]:8.0f} MiB/s  ({run.requests} segments)", flush=True
+                    )
+                ratios[label] = rates[2] / rates[0]
+            client.delete(f"{cdn}/_fake/faults")
+
+            baseline = rss(proxy_pid)
+            with RssSampler(proxy_pid) as sampler:
+                run = run_wrk(
+                    stack.gateway_url + query, concurrency=32, seconds=args.duration, timeout=60
+                )
+            growth = sampler.peak - baseline
+            print(
+                f"c=32 through the gateway: {run.requests * SEGMENT / run.seconds / MIB:.0f} MiB/s;"
+                f" proxy RSS {baseline / MIB:.1f} MiB before, peak {sampler.peak / MIB:.1f} MiB"
+                f" (+{growth / 1e6:.1f} MB)"
+            )
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+    for label, ratio in ratios.items():
+        print(f"gateway / direct, {label}: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
+    print(f"RSS growth: {growth / 1e6:.1f} MB (target <= {TARGET_RSS_GROWTH / 1e6:.0f} MB)")
+    if args.check and (min(ratios.values()) < TARGET_RATIO or growth > TARGET_RSS_GROWTH):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
