@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from anime_catalog import repository
-from anime_catalog.ranking import FUZZY_MIN_LENGTH, plan_search
+from anime_catalog import ranking
+from anime_catalog.ranking import plan_search
 from anime_catalog.search_text import normalize, search_key
 
 pytestmark = pytest.mark.anyio
@@ -106,13 +107,18 @@ def test_normalization() -> None:
 
 def test_plans() -> None:
     assert plan_search("!!") is None
-    short = plan_search("ab")
-    assert short is not None
-    assert not short.fuzzy
-    long = plan_search("a" * FUZZY_MIN_LENGTH)
-    assert long is not None
-    assert long.fuzzy
-    assert long.params["word_prefix"] == f"% {'a' * FUZZY_MIN_LENGTH}%"
+    plan = plan_search("Shingeki no Kyo")
+    assert plan is not None
+    assert [(word.text, word.budget, word.prefix) for word in plan.words] == [
+        ("shingeki", 1, False),
+        ("no", 0, False),
+        ("kyo", 0, True),
+    ]
+    assert plan.prefix == "kyo"
+    native = plan_search("進撃")
+    assert native is not None
+    assert native.prefix is None
+    assert [word.budget for word in native.words] == [0, 0]
 
 
 async def test_a_timed_out_search_is_a_503(
@@ -121,7 +127,7 @@ async def test_a_timed_out_search_is_a_503(
     async def too_slow(**_: object) -> None:
         raise RuntimeError("wrapped") from asyncpg.exceptions.QueryCanceledError("timeout")
 
-    monkeypatch.setattr(repository, "search_anime", too_slow)
+    monkeypatch.setattr(repository, "search_words", too_slow)
     response = await client.get("/search/anime", params={"q": "timeout probe"})
     assert response.status_code == 503
     assert response.json()["code"] == "SERVICE_UNAVAILABLE"
@@ -130,5 +136,5 @@ async def test_a_timed_out_search_is_a_503(
     async def broken(**_: object) -> None:
         raise ValueError("a bug")
 
-    monkeypatch.setattr(repository, "search_anime", broken)
+    monkeypatch.setattr(repository, "search_words", broken)
     assert (await client.get("/search/anime", params={"q": "bug probe"})).status_code == 500

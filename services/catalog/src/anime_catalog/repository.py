@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
-from anime_catalog import ranking
 from anime_catalog.demo import (
     ANIME_COPY_COLUMNS,
     EPISODE_COPY_COLUMNS,
@@ -286,59 +285,70 @@ async def episodes_by_ids(*, connection: ReadConnection, ids: Sequence[uuid.UUID
 
 # --- search ---------------------------------------------------------------------
 
-
-# LOCAL to the search's transaction. Seq scans off: with a LIMIT per branch the
-# planner bets on finding fuzzy matches early in a table scan, and loses badly
-# (trigram row estimates are poor); the GIN index is always the better road.
-_SEARCH_SETTINGS = text(
-    "SELECT set_config('statement_timeout', :timeout, true),"
-    " set_config('enable_seqscan', 'off', true),"
-    " set_config('pg_trgm.word_similarity_threshold', :word_similarity, true)"
+# The vocabulary words a query's probes reach (each word's deletions, looked up
+# as words and as stored variants: ranking.py says why that finds every word
+# within the budget), then the words starting with the last query word, most
+# frequent first. All primary-key or prefix-index lookups: no scan of the
+# vocabulary, whatever its size.
+_SEARCH_WORDS = text(
+    "SELECT w.word, w.titles, false AS expansion FROM catalog.title_word w"
+    " WHERE w.word = ANY(:probes)"
+    " UNION"
+    " SELECT w.word, w.titles, false FROM catalog.title_word_variant v"
+    " JOIN catalog.title_word w ON w.word = v.word WHERE v.variant = ANY(:probes)"
+    " UNION ALL"
+    " (SELECT w.word, w.titles, true FROM catalog.title_word w WHERE w.word LIKE :pattern"
+    " ORDER BY w.titles DESC, w.word LIMIT :expansions)"
+)
+# The title rows holding any of the anchor's words (GIN over the key's words),
+# those with its best words first, then by score, at most `cap`.
+_SEARCH_CANDIDATES = text(
+    "SELECT t.anime_id::text AS anime_id, t.source, t.key, a.score::float8 AS score"
+    " FROM catalog.anime_title t JOIN catalog.anime a ON a.id = t.anime_id"
+    " WHERE string_to_array(t.key, ' ') && :words"
+    " ORDER BY string_to_array(t.key, ' ') && :best DESC, a.score DESC NULLS LAST, t.id"
+    " LIMIT :cap"
 )
 
 
-@cache
-def _search_sql(candidates_sql: str) -> TextClause:
-    return text(
-        f"WITH candidates AS ({candidates_sql}),"  # noqa: S608 - fixed fragments of ranking.py
-        f" hits AS (SELECT t.anime_id, max({ranking.RANK_SQL}) AS rank"
-        " FROM candidates t GROUP BY t.anime_id)"
-        f" SELECT {ANIME_COLUMNS}, count(*) OVER () AS total_hits"
-        " FROM hits h JOIN catalog.anime a ON a.id = h.anime_id"
-        f" ORDER BY {ranking.ORDER_SQL} LIMIT :limit OFFSET :offset"
-    )
+@dataclass(frozen=True, slots=True)
+class FoundWords:
+    """What the vocabulary holds for a query: word -> how many title rows contain it."""
+
+    probed: dict[str, int]
+    expanded: dict[str, int]
 
 
-@cache
-def _search_count_sql(candidates_sql: str) -> TextClause:
-    return text(
-        f"SELECT count(DISTINCT t.anime_id) FROM ({candidates_sql}) t"  # noqa: S608
-    )
+async def search_words(
+    *,
+    connection: ReadConnection,
+    probes: Sequence[str],
+    prefix: str | None,
+    expansions: int,
+) -> FoundWords:
+    # Keys hold only [a-z0-9], so a prefix needs no LIKE escaping.
+    params = {
+        "probes": list(probes),
+        "pattern": f"{prefix}%" if prefix else None,
+        "expansions": expansions,
+    }
+    rows = await _fetch(connection, _SEARCH_WORDS, params)
+    found = FoundWords(probed={}, expanded={})
+    for row in rows:
+        (found.expanded if row["expansion"] else found.probed)[row["word"]] = row["titles"]
+    return found
 
 
-async def search_anime(
-    *, connection: AsyncConnection, plan: ranking.SearchPlan, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    """Best match first; must run inside a transaction (the settings are LOCAL to it)."""
-    await connection.execute(
-        _SEARCH_SETTINGS,
-        {
-            "timeout": str(ranking.STATEMENT_TIMEOUT_MS),
-            "word_similarity": str(ranking.WORD_SIMILARITY_THRESHOLD),
-        },
-    )
-    params = {**plan.params, "limit": limit, "offset": offset}
-    rows = _rows(await connection.execute(_search_sql(plan.candidates_sql), params))
-    if rows:
-        total = int(rows[0]["total_hits"])
-        for row in rows:
-            del row["total_hits"]
-        return rows, total
-    if offset == 0:
-        return [], 0
-    # Past the end: the window count came back with no row to carry it.
-    result = await connection.execute(_search_count_sql(plan.candidates_sql), plan.params)
-    return [], int(result.scalar_one())
+async def search_candidates(
+    *,
+    connection: ReadConnection,
+    words: Sequence[str],
+    best: Sequence[str],
+    cap: int,
+) -> list[Row]:
+    """Title rows `(anime_id, source, key, score)` holding one of `words`."""
+    params = {"words": list(words), "best": list(best), "cap": cap}
+    return await _fetch(connection, _SEARCH_CANDIDATES, params)
 
 
 # --- writes ---------------------------------------------------------------------
