@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from anime_catalog import repository
-from anime_catalog import ranking
 from anime_catalog.ranking import plan_search
 from anime_catalog.search_text import normalize, search_key
 

@@ -153,6 +153,9 @@ class AnimeTitle(Base):
     anime_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("anime.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(Text)
+    # The anime's score, copied on every write of its titles: the many rows of
+    # a common word are ordered without a join.
+    score: Mapped[decimal.Decimal | None] = mapped_column(Numeric(4, 2))
 
     __table_args__ = (
         Index("ix_anime_title_anime_id", "anime_id"),

@@ -7,6 +7,7 @@ no ORM, no per-row objects, rows go straight to JSON). Writes use Core
 
 from __future__ import annotations
 
+import decimal
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -289,7 +290,8 @@ async def episodes_by_ids(*, connection: ReadConnection, ids: Sequence[uuid.UUID
 # as words and as stored variants: ranking.py says why that finds every word
 # within the budget), then the words starting with the last query word, most
 # frequent first. All primary-key or prefix-index lookups: no scan of the
-# vocabulary, whatever its size.
+# vocabulary, whatever its size. The prefix is a range, not `LIKE :pattern`:
+# a cached generic plan could not turn a parameter's LIKE into an index range.
 _SEARCH_WORDS = text(
     "SELECT w.word, w.titles, false AS expansion FROM catalog.title_word w"
     " WHERE w.word = ANY(:probes)"
@@ -297,16 +299,17 @@ _SEARCH_WORDS = text(
     " SELECT w.word, w.titles, false FROM catalog.title_word_variant v"
     " JOIN catalog.title_word w ON w.word = v.word WHERE v.variant = ANY(:probes)"
     " UNION ALL"
-    " (SELECT w.word, w.titles, true FROM catalog.title_word w WHERE w.word LIKE :pattern"
+    " (SELECT w.word, w.titles, true FROM catalog.title_word w"
+    " WHERE w.word ~>=~ :prefix_low AND w.word ~<~ :prefix_high"
     " ORDER BY w.titles DESC, w.word LIMIT :expansions)"
 )
 # The title rows holding any of the anchor's words (GIN over the key's words),
-# those with its best words first, then by score, at most `cap`.
+# those with its best words first, then by score, at most `cap`. The score is
+# the row's copy: a common word's thousands of rows need no join to be ordered.
 _SEARCH_CANDIDATES = text(
-    "SELECT t.anime_id::text AS anime_id, t.source, t.key, a.score::float8 AS score"
-    " FROM catalog.anime_title t JOIN catalog.anime a ON a.id = t.anime_id"
-    " WHERE string_to_array(t.key, ' ') && :words"
-    " ORDER BY string_to_array(t.key, ' ') && :best DESC, a.score DESC NULLS LAST, t.id"
+    "SELECT t.anime_id::text AS anime_id, t.source, t.key, t.score::float8 AS score"
+    " FROM catalog.anime_title t WHERE string_to_array(t.key, ' ') && :words"
+    " ORDER BY string_to_array(t.key, ' ') && :best DESC, t.score DESC NULLS LAST, t.id"
     " LIMIT :cap"
 )
 
@@ -326,10 +329,11 @@ async def search_words(
     prefix: str | None,
     expansions: int,
 ) -> FoundWords:
-    # Keys hold only [a-z0-9], so a prefix needs no LIKE escaping.
+    # Keys hold only [a-z0-9]: the next code point closes the range.
     params = {
         "probes": list(probes),
-        "pattern": f"{prefix}%" if prefix else None,
+        "prefix_low": prefix,
+        "prefix_high": prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None,
         "expansions": expansions,
     }
     rows = await _fetch(connection, _SEARCH_WORDS, params)
@@ -377,9 +381,11 @@ async def find_anime_id(
 
 
 async def anime_names(*, session: AsyncSession, anime_id: uuid.UUID) -> dict[str, Any]:
-    """The stored titles and synonyms of an anime (what its search rows are made of)."""
+    """The stored titles, synonyms and score of an anime (what its search rows are made of)."""
     columns = (Anime.title, Anime.title_original, Anime.title_en, Anime.title_native)
-    result = await session.execute(select(*columns, Anime.synonyms).where(Anime.id == anime_id))
+    result = await session.execute(
+        select(*columns, Anime.synonyms, Anime.score).where(Anime.id == anime_id)
+    )
     return dict(result.one()._mapping)
 
 
@@ -440,14 +446,21 @@ async def upsert_episodes(
 
 
 async def replace_titles(
-    *, session: AsyncSession, anime_id: uuid.UUID, titles: Sequence[tuple[str, str]]
+    *,
+    session: AsyncSession,
+    anime_id: uuid.UUID,
+    titles: Sequence[tuple[str, str]],
+    score: decimal.Decimal | float | None,
 ) -> None:
-    """The search rows of one anime: (source, key) pairs."""
+    """The search rows of one anime: (source, key) pairs, with the anime's score."""
     await session.execute(delete(AnimeTitle).where(AnimeTitle.anime_id == anime_id))
     if titles:
         await session.execute(
             insert(AnimeTitle),
-            [{"anime_id": anime_id, "source": source, "key": key} for source, key in titles],
+            [
+                {"anime_id": anime_id, "source": source, "key": key, "score": score}
+                for source, key in titles
+            ],
         )
 
 

@@ -402,7 +402,9 @@ async def upsert_anime(*, session: AsyncSession, data: AnimeIn) -> tuple[uuid.UU
             session=session, values={"slug": slug_for(data), **values}, conflict_key=conflict_key
         )
         names = values
-    await repository.replace_titles(session=session, anime_id=anime_id, titles=search_titles(names))
+    await repository.replace_titles(
+        session=session, anime_id=anime_id, titles=search_titles(names), score=names["score"]
+    )
     for release in data.releases or ():
         release_id = await repository.upsert_release(
             session=session,

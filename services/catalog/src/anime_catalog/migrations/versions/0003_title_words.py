@@ -1,5 +1,9 @@
 """The vocabulary of title words and its deletion neighbourhood (word-level typo search).
 
+`anime_title` gains a copy of its anime's score (candidate rows are ordered
+without a join) and a GIN index over its key's words, in place of the
+whole-key trigram and prefix indexes.
+
 `title_word` holds every distinct word of `anime_title.key` with how many title
 rows contain it; `title_word_variant` holds each word's deletion variants (as
 in SymSpell: the word with one letter left out, from 5 letters on, or two,
@@ -138,6 +142,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("variant", "word", name=op.f("pk_title_word_variant")),
         schema="catalog",
     )
+    op.add_column(
+        "anime_title",
+        sa.Column("score", sa.Numeric(precision=4, scale=2), nullable=True),
+        schema="catalog",
+    )
+    op.execute(
+        "UPDATE catalog.anime_title t SET score = a.score FROM catalog.anime a"
+        " WHERE a.id = t.anime_id"
+    )
     op.create_index(
         "ix_anime_title_words",
         "anime_title",
@@ -186,6 +199,7 @@ def downgrade() -> None:
     op.drop_index(
         "ix_anime_title_words", table_name="anime_title", schema="catalog", postgresql_using="gin"
     )
+    op.drop_column("anime_title", "score", schema="catalog")
     op.drop_table("title_word_variant", schema="catalog")
     op.drop_index("ix_title_word_prefix", table_name="title_word", schema="catalog")
     op.drop_table("title_word", schema="catalog")
