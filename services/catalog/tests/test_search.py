@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import asyncpg
 import httpx
 import pytest
 
-from anime_catalog import repository
+from anime_catalog import ranking, repository
 from anime_catalog.ranking import plan_search
 from anime_catalog.search_text import normalize, search_key
 
@@ -158,6 +161,48 @@ async def test_search_paging_and_total(client: httpx.AsyncClient) -> None:
     past = await client.get("/search/anime", params={"q": "naruto", "offset": 50})
     assert past.json() == []
     assert past.headers["x-total-count"] == str(total)
+
+
+async def test_random_strings_find_next_to_nothing(client: httpx.AsyncClient) -> None:
+    """A typo budget that grows with length must not make any long string match."""
+    rng = random.Random(16)
+    totals = []
+    for _ in range(40):
+        query = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(6, 12)))
+        response = await client.get("/search/anime", params={"q": query})
+        totals.append(int(response.headers["x-total-count"]))
+        assert totals[-1] == len(response.json()) <= 1, query
+    assert sum(totals) <= 2, totals
+
+
+async def test_short_words_stay_bounded(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two letters: no typos, and as the last word a prefix of at most PREFIX_EXPANSIONS words.
+    plan = plan_search("no")
+    assert plan is not None
+    assert plan.probes == ["no"]
+    for query in ("no", "на", "ka"):
+        response = await client.get("/search/anime", params={"q": query, "limit": 100})
+        assert int(response.headers["x-total-count"]) == len(response.json()) > 0
+    monkeypatch.setattr(ranking, "PREFIX_EXPANSIONS", 2)
+    monkeypatch.setattr(ranking, "CANDIDATE_CAP", 3)
+    # (Another limit than above: not the cached answer.)
+    capped = await client.get("/search/anime", params={"q": "ka", "limit": 99})
+    # At most CANDIDATE_CAP title rows from the anchor's postings (one anime may hold several).
+    assert 0 < int(capped.headers["x-total-count"]) == len(capped.json()) <= 3
+
+
+async def test_the_total_counts_every_match(client: httpx.AsyncClient) -> None:
+    both = await client.get("/search/anime", params={"q": "psycho"})
+    assert sorted(item["hianime_id"] for item in both.json()) == [
+        "mob-psycho-100-83",
+        "psycho-pass-225",
+    ]
+    assert both.headers["x-total-count"] == "2"
+    one = await client.get("/search/anime", params={"q": "psycho", "limit": 1, "offset": 1})
+    assert [item["hianime_id"] for item in one.json()] == ["mob-psycho-100-83"]
+    assert one.headers["x-total-count"] == "2"
 
 
 async def test_short_and_empty_queries(client: httpx.AsyncClient) -> None:

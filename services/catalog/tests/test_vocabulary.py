@@ -23,8 +23,9 @@ pytestmark = pytest.mark.anyio
 
 INTERNAL = {"Authorization": f"Bearer {service_token()}"}
 
-# Rows of title_word that a recount of anime_title disagrees with, and variants
-# that word_variants() of the vocabulary would not make (or makes and are missing).
+# Rows of title_word that a recount of anime_title disagrees with, variants
+# that word_variants() of the vocabulary would not make (or makes and are
+# missing), and postings that differ from the titles' words.
 DRIFT = """
 WITH recount AS (
     SELECT word, count(*)::integer AS titles
@@ -43,6 +44,14 @@ SELECT
     + (SELECT count(*) FROM (
         SELECT variant, word FROM catalog.title_word_variant
         EXCEPT SELECT * FROM expected_variants) AS extra)
+    + (SELECT count(*) FROM (
+        (SELECT DISTINCT word, coalesce(t.score, -1), t.id
+         FROM catalog.anime_title t, unnest(string_to_array(t.key, ' ')) AS word
+         EXCEPT SELECT word, score, title_id FROM catalog.title_word_posting)
+        UNION ALL
+        (SELECT word, score, title_id FROM catalog.title_word_posting
+         EXCEPT SELECT DISTINCT word, coalesce(t.score, -1), t.id
+         FROM catalog.anime_title t, unnest(string_to_array(t.key, ' ')) AS word)) AS postings)
 """
 
 

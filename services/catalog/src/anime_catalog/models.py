@@ -200,3 +200,17 @@ class TitleWordVariant(Base):
 
     variant: Mapped[str] = mapped_column(Text, primary_key=True)
     word: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class TitleWordPosting(Base):
+    """Which title rows hold a word, best score first (-1: no score; kept by the same triggers).
+
+    A common word's best rows are then one short index range, however many
+    rows hold it.
+    """
+
+    __tablename__ = "title_word_posting"
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    score: Mapped[decimal.Decimal] = mapped_column(Numeric(4, 2), primary_key=True)
+    title_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -33,9 +33,11 @@ Which anime match
     the other words it also holds (Meilisearch's `frequency` matching
     strategy: the most common words are the first to be given up). An anime
     matches when one of its titles does; `X-Total-Count` counts those.
-    Past `CANDIDATE_CAP` title rows holding the anchor (a query of one common
-    short word), only the first `CANDIDATE_CAP` by (the anchor's least-typo
-    words first, then `score`) are ranked and counted.
+    Past `CANDIDATE_CAP` title rows holding the anchor (a query of common
+    words only, or a short prefix), the rows ranked and counted are the
+    `CANDIDATE_CAP` first by (the anchor's least-typo words, then `score`),
+    plus up to `CANDIDATE_CAP` that also hold another query word; below the
+    cap every matching row is ranked and the count is exact.
 
 Ranking a title, rule by rule (the first difference decides):
     1. words: more query words matched;
@@ -70,7 +72,7 @@ LONGEST_TYPO_WORD = 24
 # Later words of a longer query are left out: each costs lookups.
 MAX_QUERY_WORDS = 8
 PREFIX_EXPANSIONS = 50
-CANDIDATE_CAP = 1000
+CANDIDATE_CAP = 200
 PROXIMITY_CAP = 8
 # Seconds for a whole search; over bounded candidates it takes milliseconds.
 SEARCH_TIMEOUT = 1.0

@@ -303,14 +303,27 @@ _SEARCH_WORDS = text(
     " WHERE w.word ~>=~ :prefix_low AND w.word ~<~ :prefix_high"
     " ORDER BY w.titles DESC, w.word LIMIT :expansions)"
 )
-# The title rows holding any of the anchor's words (GIN over the key's words),
-# those with its best words first, then by score, at most `cap`. The score is
-# the row's copy: a common word's thousands of rows need no join to be ordered.
+# The title rows worth ranking, at most `cap` from each of two roads:
+# - `top`: rows holding one of the anchor's words, its best words first, then
+#   by score; each word's postings are read best first and only `cap` deep,
+#   so "no" costs the same as "naruto";
+# - `together`: rows holding the anchor and also another query word's match
+#   (GIN over the key's words, both conditions ANDed in the index), which a
+#   common anchor's `cap` best-scored rows could leave out.
 _SEARCH_CANDIDATES = text(
-    "SELECT t.anime_id::text AS anime_id, t.source, t.key, t.score::float8 AS score"
-    " FROM catalog.anime_title t WHERE string_to_array(t.key, ' ') && :words"
-    " ORDER BY string_to_array(t.key, ' ') && :best DESC, t.score DESC NULLS LAST, t.id"
-    " LIMIT :cap"
+    "WITH top AS ("
+    " SELECT p.title_id FROM unnest(CAST(:words AS text[]), CAST(:best AS boolean[]))"
+    " AS w(word, best)"
+    " CROSS JOIN LATERAL (SELECT p.title_id, p.score FROM catalog.title_word_posting p"
+    " WHERE p.word = w.word ORDER BY p.score DESC, p.title_id DESC LIMIT :cap) p"
+    " ORDER BY w.best DESC, p.score DESC, p.title_id DESC LIMIT :cap"
+    "), together AS ("
+    " SELECT t.id FROM catalog.anime_title t WHERE string_to_array(t.key, ' ') && :words"
+    " AND string_to_array(t.key, ' ') && :others LIMIT :cap"
+    ")"
+    " SELECT t.anime_id::text AS anime_id, t.source, t.key, t.score::float8 AS score"
+    " FROM catalog.anime_title t"
+    " WHERE t.id IN (SELECT title_id FROM top UNION SELECT id FROM together)"
 )
 
 
@@ -348,10 +361,17 @@ async def search_candidates(
     connection: ReadConnection,
     words: Sequence[str],
     best: Sequence[str],
+    others: Sequence[str],
     cap: int,
 ) -> list[Row]:
-    """Title rows `(anime_id, source, key, score)` holding one of `words`."""
-    params = {"words": list(words), "best": list(best), "cap": cap}
+    """Title rows `(anime_id, source, key, score)` holding one of `words` (the anchor's)."""
+    preferred = set(best)
+    params = {
+        "words": list(words),
+        "best": [word in preferred for word in words],
+        "others": list(others),
+        "cap": cap,
+    }
     return await _fetch(connection, _SEARCH_CANDIDATES, params)
 
 

@@ -239,8 +239,10 @@ async def _search(
     if anchor is None:
         return [], 0
     every, best = ranking.anchor_words(matches[anchor])
+    others = sorted({word for index, matched in enumerate(matches) if index != anchor
+                     for word in matched})  # fmt: skip
     rows = await repository.search_candidates(
-        connection=connection, words=every, best=best, cap=ranking.CANDIDATE_CAP
+        connection=connection, words=every, best=best, others=others, cap=ranking.CANDIDATE_CAP
     )
     ordered = ranking.rank_anime(plan, matches, rows)
     page_ids = ordered[query.offset : query.offset + query.limit]

@@ -5,7 +5,8 @@ without a join) and a GIN index over its key's words, in place of the
 whole-key trigram and prefix indexes.
 
 `title_word` holds every distinct word of `anime_title.key` with how many title
-rows contain it; `title_word_variant` holds each word's deletion variants (as
+rows contain it; `title_word_posting` which rows those are, best score first;
+`title_word_variant` holds each word's deletion variants (as
 in SymSpell: the word with one letter left out, from 5 letters on, or two,
 from 9), so a query word finds every vocabulary word within its typo budget
 through a handful of primary-key probes. Triggers on `anime_title` keep both
@@ -84,10 +85,16 @@ BEGIN
 END
 $$
 """
+# Postings: which title rows hold a word, best score first, so a common word's
+# best few hundred rows are one index range however many rows hold it.
 _ON_INSERT = """
 CREATE FUNCTION catalog.title_words_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM catalog.count_title_words(ARRAY(SELECT key FROM added_rows), 1);
+    INSERT INTO catalog.title_word_posting (word, score, title_id)
+    SELECT DISTINCT word, coalesce(a.score, -1), a.id
+    FROM added_rows AS a, unnest(string_to_array(a.key, ' ')) AS word
+    ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
 $$
@@ -95,24 +102,28 @@ $$
 _ON_DELETE = """
 CREATE FUNCTION catalog.title_words_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    DELETE FROM catalog.title_word_posting AS p
+    USING (SELECT DISTINCT word, coalesce(r.score, -1) AS score, r.id
+           FROM removed_rows AS r, unnest(string_to_array(r.key, ' ')) AS word) AS gone
+    WHERE p.word = gone.word AND p.score = gone.score AND p.title_id = gone.id;
     PERFORM catalog.count_title_words(ARRAY(SELECT key FROM removed_rows), -1);
     RETURN NULL;
 END
 $$
 """
-# Triggers fire in name order: an updated key's new words count before its
-# old ones are taken away, so a word kept by the update is never dropped.
+# Triggers fire in name order: an update takes its old row's words away
+# before it counts the new row's.
 _TRIGGERS = (
-    "CREATE TRIGGER title_words_1_insert AFTER INSERT ON catalog.anime_title"
+    "CREATE TRIGGER title_words_insert AFTER INSERT ON catalog.anime_title"
     " REFERENCING NEW TABLE AS added_rows FOR EACH STATEMENT"
     " EXECUTE FUNCTION catalog.title_words_added()",
-    "CREATE TRIGGER title_words_1_update AFTER UPDATE ON catalog.anime_title"
-    " REFERENCING NEW TABLE AS added_rows FOR EACH STATEMENT"
-    " EXECUTE FUNCTION catalog.title_words_added()",
-    "CREATE TRIGGER title_words_2_update AFTER UPDATE ON catalog.anime_title"
+    "CREATE TRIGGER title_words_update_1 AFTER UPDATE ON catalog.anime_title"
     " REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT"
     " EXECUTE FUNCTION catalog.title_words_removed()",
-    "CREATE TRIGGER title_words_2_delete AFTER DELETE ON catalog.anime_title"
+    "CREATE TRIGGER title_words_update_2 AFTER UPDATE ON catalog.anime_title"
+    " REFERENCING NEW TABLE AS added_rows FOR EACH STATEMENT"
+    " EXECUTE FUNCTION catalog.title_words_added()",
+    "CREATE TRIGGER title_words_delete AFTER DELETE ON catalog.anime_title"
     " REFERENCING OLD TABLE AS removed_rows FOR EACH STATEMENT"
     " EXECUTE FUNCTION catalog.title_words_removed()",
 )
@@ -151,6 +162,14 @@ def upgrade() -> None:
         "UPDATE catalog.anime_title t SET score = a.score FROM catalog.anime a"
         " WHERE a.id = t.anime_id"
     )
+    op.create_table(
+        "title_word_posting",
+        sa.Column("word", sa.Text(), nullable=False),
+        sa.Column("score", sa.Numeric(precision=4, scale=2), nullable=False),
+        sa.Column("title_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("word", "score", "title_id", name=op.f("pk_title_word_posting")),
+        schema="catalog",
+    )
     op.create_index(
         "ix_anime_title_words",
         "anime_title",
@@ -166,11 +185,16 @@ def upgrade() -> None:
         op.execute(statement)
     # The titles already stored.
     op.execute("SELECT catalog.count_title_words(ARRAY(SELECT key FROM catalog.anime_title), 1)")
+    op.execute(
+        "INSERT INTO catalog.title_word_posting (word, score, title_id)"
+        " SELECT DISTINCT word, coalesce(t.score, -1), t.id"
+        " FROM catalog.anime_title AS t, unnest(string_to_array(t.key, ' ')) AS word"
+    )
 
 
 def downgrade() -> None:
-    for trigger in ("title_words_1_insert", "title_words_1_update", "title_words_2_update",
-                    "title_words_2_delete"):  # fmt: skip
+    for trigger in ("title_words_insert", "title_words_update_1", "title_words_update_2",
+                    "title_words_delete"):  # fmt: skip
         op.execute(f"DROP TRIGGER {trigger} ON catalog.anime_title")
     for function in (
         "title_words_added()",
@@ -200,6 +224,7 @@ def downgrade() -> None:
         "ix_anime_title_words", table_name="anime_title", schema="catalog", postgresql_using="gin"
     )
     op.drop_column("anime_title", "score", schema="catalog")
+    op.drop_table("title_word_posting", schema="catalog")
     op.drop_table("title_word_variant", schema="catalog")
     op.drop_index("ix_title_word_prefix", table_name="title_word", schema="catalog")
     op.drop_table("title_word", schema="catalog")
