@@ -36,8 +36,9 @@ Which anime match
     Past `CANDIDATE_CAP` title rows holding the anchor (a query of common
     words only, or a short prefix), the rows ranked and counted are the
     `CANDIDATE_CAP` first by (the anchor's least-typo words, then `score`),
-    plus up to `CANDIDATE_CAP` that also hold another query word; below the
-    cap every matching row is ranked and the count is exact.
+    plus up to `CANDIDATE_CAP` that also hold the second-rarest query word
+    (those with more of the other words first); below the cap every matching
+    row is ranked and the count is exact.
 
 Ranking a title, rule by rule (the first difference decides):
     1. words: more query words matched;
@@ -202,27 +203,51 @@ def match_words(
         matches.append(matched)
     if plan.prefix is not None:
         last = matches[-1]
+        as_prefix = WordMatch(plan.words[-1].typos, prefix=True)
         for candidate in expansions:
-            if candidate.startswith(plan.prefix) and candidate not in last:
-                last[candidate] = WordMatch(plan.words[-1].typos, prefix=True)
+            known = last.get(candidate)
+            # "mitsud": mitsuda is one typo away, but no typo as a prefix.
+            if candidate.startswith(plan.prefix) and (
+                known is None or known.typos > as_prefix.typos
+            ):
+                last[candidate] = as_prefix
     return matches
 
 
-def anchor(matches: Matches, frequency: Mapping[str, int]) -> int | None:
-    """The matched query word in the fewest titles (an upper bound: the sum over its words)."""
-    counted = [
+@dataclass(frozen=True, slots=True)
+class CandidateWords:
+    """The words that pick the title rows worth ranking (see "Which anime match")."""
+
+    # Every word matching the anchor, and those of them with its fewest typos.
+    anchor: list[str]
+    best: list[str]
+    # Every word matching the second-rarest query word, then any other one.
+    second: list[str]
+    rest: list[str]
+
+
+def candidate_words(matches: Matches, frequency: Mapping[str, int]) -> CandidateWords | None:
+    """The anchor (the matched query word in the fewest titles) and the others, rarest first.
+
+    A query word's frequency is the sum over the words it matches: an upper
+    bound of the titles holding it. None when no query word matched anything.
+    """
+    rarest = sorted(
         (sum(frequency.get(word, 0) for word in matched), index)
         for index, matched in enumerate(matches)
         if matched
-    ]
-    return min(counted)[1] if counted else None
-
-
-def anchor_words(matched: Mapping[str, WordMatch]) -> tuple[list[str], list[str]]:
-    """(every word of the anchor, those with its fewest typos and no prefix): the SQL's inputs."""
-    fewest = min(match.typos for match in matched.values())
-    best = [word for word, match in matched.items() if match.typos == fewest and not match.prefix]
-    return sorted(matched), sorted(best)
+    )
+    if not rarest:
+        return None
+    anchor = matches[rarest[0][1]]
+    fewest = min(match.typos for match in anchor.values())
+    later = [set(matches[index]) for _, index in rarest[1:]]
+    return CandidateWords(
+        anchor=sorted(anchor),
+        best=sorted(word for word, match in anchor.items() if match.typos == fewest),
+        second=sorted(later[0]) if later else [],
+        rest=sorted(set().union(*later[1:])),
+    )
 
 
 # --- ranking -----------------------------------------------------------------------

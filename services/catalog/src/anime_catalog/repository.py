@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
+from anime_catalog import ranking
 from anime_catalog.demo import (
     ANIME_COPY_COLUMNS,
     EPISODE_COPY_COLUMNS,
@@ -304,22 +305,26 @@ _SEARCH_WORDS = text(
     " ORDER BY w.titles DESC, w.word LIMIT :expansions)"
 )
 # The title rows worth ranking, at most `cap` from each of two roads:
-# - `top`: rows holding one of the anchor's words, its best words first, then
-#   by score; each word's postings are read best first and only `cap` deep,
-#   so "no" costs the same as "naruto";
-# - `together`: rows holding the anchor and also another query word's match
-#   (GIN over the key's words, both conditions ANDed in the index), which a
-#   common anchor's `cap` best-scored rows could leave out.
+# - `top`: rows holding one of the anchor's words, its least-typo words first,
+#   then by score; each word's postings are read best first and only `cap`
+#   deep, so "no" costs about what "naruto" does;
+# - `together`: rows holding the anchor and the second-rarest query word too
+#   (both through the GIN index over the key's words: the intersection of two
+#   posting lists), which a common anchor's best-scored rows could leave out;
+#   those holding more of the other words first (more words matched rank first).
 _SEARCH_CANDIDATES = text(
     "WITH top AS ("
-    " SELECT p.title_id FROM unnest(CAST(:words AS text[]), CAST(:best AS boolean[]))"
+    " SELECT p.title_id FROM unnest(CAST(:anchor AS text[]), CAST(:best AS boolean[]))"
     " AS w(word, best)"
     " CROSS JOIN LATERAL (SELECT p.title_id, p.score FROM catalog.title_word_posting p"
     " WHERE p.word = w.word ORDER BY p.score DESC, p.title_id DESC LIMIT :cap) p"
     " ORDER BY w.best DESC, p.score DESC, p.title_id DESC LIMIT :cap"
     "), together AS ("
-    " SELECT t.id FROM catalog.anime_title t WHERE string_to_array(t.key, ' ') && :words"
-    " AND string_to_array(t.key, ' ') && :others LIMIT :cap"
+    " SELECT t.id FROM catalog.anime_title t WHERE string_to_array(t.key, ' ') && :anchor"
+    " AND string_to_array(t.key, ' ') && :second"
+    " ORDER BY CASE WHEN cardinality(CAST(:rest AS text[])) = 0 THEN 0 ELSE"
+    " (SELECT count(*) FROM unnest(string_to_array(t.key, ' ')) AS k(word)"
+    " WHERE k.word = ANY(:rest)) END DESC, t.score DESC NULLS LAST, t.id LIMIT :cap"
     ")"
     " SELECT t.anime_id::text AS anime_id, t.source, t.key, t.score::float8 AS score"
     " FROM catalog.anime_title t"
@@ -357,19 +362,15 @@ async def search_words(
 
 
 async def search_candidates(
-    *,
-    connection: ReadConnection,
-    words: Sequence[str],
-    best: Sequence[str],
-    others: Sequence[str],
-    cap: int,
+    *, connection: ReadConnection, words: ranking.CandidateWords, cap: int
 ) -> list[Row]:
-    """Title rows `(anime_id, source, key, score)` holding one of `words` (the anchor's)."""
-    preferred = set(best)
+    """Title rows `(anime_id, source, key, score)` worth ranking for a query's words."""
+    best = set(words.best)
     params = {
-        "words": list(words),
-        "best": [word in preferred for word in words],
-        "others": list(others),
+        "anchor": words.anchor,
+        "best": [word in best for word in words.anchor],
+        "second": words.second,
+        "rest": words.rest,
         "cap": cap,
     }
     return await _fetch(connection, _SEARCH_CANDIDATES, params)

@@ -235,14 +235,11 @@ async def _search(
             connection=connection, plan=plan, matches=matches, words=words, unmatched=unmatched
         )
     frequency = {**words.expanded, **words.probed}
-    anchor = ranking.anchor(matches, frequency)
-    if anchor is None:
+    words_of = ranking.candidate_words(matches, frequency)
+    if words_of is None:
         return [], 0
-    every, best = ranking.anchor_words(matches[anchor])
-    others = sorted({word for index, matched in enumerate(matches) if index != anchor
-                     for word in matched})  # fmt: skip
     rows = await repository.search_candidates(
-        connection=connection, words=every, best=best, others=others, cap=ranking.CANDIDATE_CAP
+        connection=connection, words=words_of, cap=ranking.CANDIDATE_CAP
     )
     ordered = ranking.rank_anime(plan, matches, rows)
     page_ids = ordered[query.offset : query.offset + query.limit]
