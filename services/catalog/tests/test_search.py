@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import string
 
@@ -256,6 +257,16 @@ async def test_a_timed_out_search_is_a_503(
     assert response.status_code == 503
     assert response.json()["code"] == "SERVICE_UNAVAILABLE"
     assert response.headers["retry-after"] == "1"
+
+    async def hangs(**_: object) -> None:
+        await asyncio.sleep(5)
+
+    # The whole search is bounded by SEARCH_TIMEOUT, whatever statement hangs.
+    monkeypatch.setattr(repository, "search_words", hangs)
+    monkeypatch.setattr(ranking, "SEARCH_TIMEOUT", 0.05)
+    hung = await client.get("/search/anime", params={"q": "hang probe"})
+    assert hung.status_code == 503
+    assert hung.json()["message"] == "Search took too long; try a more specific query"
 
     async def broken(**_: object) -> None:
         raise ValueError("a bug")

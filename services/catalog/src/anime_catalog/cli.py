@@ -56,6 +56,7 @@ async def generate(engine: AsyncEngine, *, titles: int, seed: int) -> int:
             "anime_title",
             "title_word",
             "title_word_variant",
+            "title_word_posting",
             "release",
             "episode",
         ):

@@ -264,7 +264,7 @@ async def _split_words(
 ) -> tuple[ranking.SearchPlan, ranking.Matches, repository.FoundWords]:
     """The plan with each unmatched word read as two catalog words, where it is two.
 
-    The halves match exactly (their own typos are not looked for).
+    The halves' own typos are looked for only among the words already found.
     """
     halves = {
         half
@@ -294,7 +294,7 @@ async def _split_words(
 
 
 def _timed_out(exc: BaseException) -> bool:
-    """Whether a search statement ran out of time (asyncpg's timeout, or the server's)."""
+    """Whether the search ran out of SEARCH_TIMEOUT, or the server cancelled a statement."""
     current: BaseException | None = exc
     while current is not None:
         if isinstance(current, TimeoutError | asyncpg.exceptions.QueryCanceledError):
