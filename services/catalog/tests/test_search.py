@@ -71,6 +71,7 @@ SEARCH_TABLE: list[tuple[str, str | tuple[str, ...] | None]] = [
     ("titan attack", "attack-on-titan-112"),  # word order
     ("one peice", "one-piece-100"),
     ("the naruto", "naruto-677"),  # an extra short word
+    ("naruto qxzvw", "naruto-677"),  # a word found nowhere is dropped
     # English
     ("cowbyo bebop", "cowboy-bebop-1"),  # transposition
     ("vinlnd saga", "vinland-saga-222"),  # deletion

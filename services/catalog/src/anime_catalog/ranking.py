@@ -26,9 +26,10 @@ Matching one query word
     here on that short list.
 
 Which anime match
-    Query words that match nothing in the catalog are dropped (`the naruto`
-    is `naruto` when no title says `the`; a random string finds nothing). Of
-    the rest, the one in the fewest titles, the anchor, must match: a title
+    Query words that match nothing in the catalog are dropped (a random
+    string finds nothing; `naruto qxzvw` is `naruto`). Of the rest, the one in
+    the fewest titles, the anchor, must match (`the naruto`: `the` is in many
+    titles, `naruto` in three, so the anchor is `naruto`): a title
     matches when it holds a match of the anchor, and ranks higher the more of
     the other words it also holds (Meilisearch's `frequency` matching
     strategy: the most common words are the first to be given up). An anime
