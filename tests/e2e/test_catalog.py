@@ -88,6 +88,9 @@ def test_detail_releases_and_episodes(api: httpx.Client) -> None:
         ("shingeki", "attack-on-titan-112"),
         ("進撃の巨人", "attack-on-titan-112"),
         ("врата штейна", "steinsgate-3"),
+        ("psyhco", "psycho-pass-225"),
+        ("atack on titna", "attack-on-titan-112"),
+        ("госопжа", "kaguya-sama-love-is-war-65"),
     ],
 )
 def test_search_through_the_gateway(api: httpx.Client, query: str, hianime_id: str) -> None:

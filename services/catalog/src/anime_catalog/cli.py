@@ -51,7 +51,15 @@ async def generate(engine: AsyncEngine, *, titles: int, seed: int) -> int:
     # Fresh statistics and visibility maps: index-only scans for deep pages from the start.
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        for table in ("anime", "anime_title", "release", "episode"):
+        for table in (
+            "anime",
+            "anime_title",
+            "title_word",
+            "title_word_variant",
+            "title_word_posting",
+            "release",
+            "episode",
+        ):
             await autocommit.execute(text(f"VACUUM ANALYZE catalog.{table}"))
     return titles
 

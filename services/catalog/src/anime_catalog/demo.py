@@ -241,7 +241,7 @@ ANIME_COPY_COLUMNS = (
     "status", "year", "season", "genres", "episodes_total", "score", "anilist_id", "hianime_id",
     "created_at", "updated_at",
 )  # fmt: skip
-TITLE_COPY_COLUMNS = ("anime_id", "source", "key")
+TITLE_COPY_COLUMNS = ("anime_id", "source", "key", "score")
 RELEASE_COPY_COLUMNS = ("id", "anime_id", "title", "kind", "season_number", "year", "status",
                         "episodes_total", "created_at")  # fmt: skip
 EPISODE_COPY_COLUMNS = ("release_id", "number", "duration_seconds", "hianime_episode_id")
@@ -307,11 +307,12 @@ def synthetic_batches(
         episodes = 1 if kind == "movie" else rng.choice((12, 12, 13, 24, 25, 26, 50))
         created = start + datetime.timedelta(seconds=rng.randint(0, 6 * 365 * 86400))
         slug = f"synthetic-{index}"
+        status, season = rng.choice(STATUSES), rng.choice(SEASONS)
+        genres = sorted(rng.sample(GENRES, rng.randint(1, 4)))
+        score = round(rng.uniform(4.0, 9.5), 2) if rng.random() < 0.9 else None
         batch.anime.append((
             anime_id, slug, russian or english, romaji, english, native, synonyms, kind,
-            rng.choice(STATUSES), year, rng.choice(SEASONS),
-            sorted(rng.sample(GENRES, rng.randint(1, 4))), episodes,
-            round(rng.uniform(4.0, 9.5), 2) if rng.random() < 0.9 else None,
+            status, year, season, genres, episodes, score,
             10_000_000 + index, slug, created, created,
         ))  # fmt: skip
         seen: set[str] = set()
@@ -321,7 +322,7 @@ def synthetic_batches(
             key = search_key(name) if name else ""
             if key and key not in seen:
                 seen.add(key)
-                batch.titles.append((anime_id, source, key))
+                batch.titles.append((anime_id, source, key, score))
         release_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         batch.releases.append(
             (release_id, anime_id, english, kind, 1, year, "released", episodes, created)

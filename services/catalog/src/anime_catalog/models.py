@@ -142,10 +142,9 @@ class Episode(Base):
 class AnimeTitle(Base):
     """The search index: one row per title or synonym of an anime, as a folded key.
 
-    `key` is the title normalized and folded to ASCII (see `search_text.py`):
-    pg_trgm only makes trigrams of characters the database's locale calls
-    alphanumeric, and under the C locale our clusters use, Cyrillic and
-    Japanese would make none at all.
+    `key` is the title normalized and folded to ASCII (see `search_text.py`),
+    its words separated by single spaces; the GIN index over those words finds
+    the titles holding any of a query's matched words.
     """
 
     __tablename__ = "anime_title"
@@ -154,16 +153,64 @@ class AnimeTitle(Base):
     anime_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("anime.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(Text)
+    # The anime's score, copied on every write of its titles: the many rows of
+    # a common word are ordered without a join.
+    score: Mapped[decimal.Decimal | None] = mapped_column(Numeric(4, 2))
 
     __table_args__ = (
         Index("ix_anime_title_anime_id", "anime_id"),
-        # Fuzzy matching (%, <%) and infix LIKE.
+        # The titles holding any of a query's matched words.
         Index(
-            "ix_anime_title_key_trgm",
-            "key",
-            postgresql_using="gin",
-            postgresql_ops={"key": "gin_trgm_ops"},
+            "ix_anime_title_words", func.string_to_array(key, text("' '")), postgresql_using="gin"
         ),
-        # Exact and prefix matching, also for keys too short to have trigrams.
-        Index("ix_anime_title_key_prefix", "key", postgresql_ops={"key": "text_pattern_ops"}),
     )
+
+
+class TitleWord(Base):
+    """The vocabulary: every distinct word of `anime_title.key`, with how many rows hold it.
+
+    Kept by triggers on `anime_title` (migration 0003), in the same transaction
+    as the write that changes a title, whatever the writer (upsert, COPY).
+    """
+
+    __tablename__ = "title_word"
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    titles: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        # Search-as-you-type: the words starting with the query's last word, by frequency.
+        Index(
+            "ix_title_word_prefix",
+            "word",
+            postgresql_ops={"word": "text_pattern_ops"},
+            postgresql_include=["titles"],
+        ),
+    )
+
+
+class TitleWordVariant(Base):
+    """A vocabulary word with one letter (two, for long words) left out: its typo neighbourhood.
+
+    `catalog.word_variants()` makes them; a query word's own deletions probed
+    against this key find every word within its typo budget (SymSpell).
+    """
+
+    __tablename__ = "title_word_variant"
+
+    variant: Mapped[str] = mapped_column(Text, primary_key=True)
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class TitleWordPosting(Base):
+    """Which title rows hold a word, best score first (-1: no score; kept by the same triggers).
+
+    A common word's best rows are then one short index range, however many
+    rows hold it.
+    """
+
+    __tablename__ = "title_word_posting"
+
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    score: Mapped[decimal.Decimal] = mapped_column(Numeric(4, 2), primary_key=True)
+    title_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

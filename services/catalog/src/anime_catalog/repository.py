@@ -7,6 +7,7 @@ no ORM, no per-row objects, rows go straight to JSON). Writes use Core
 
 from __future__ import annotations
 
+import decimal
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -303,59 +304,93 @@ async def episodes_by_ids(*, connection: ReadConnection, ids: Sequence[uuid.UUID
 
 # --- search ---------------------------------------------------------------------
 
-
-# LOCAL to the search's transaction. Seq scans off: with a LIMIT per branch the
-# planner bets on finding fuzzy matches early in a table scan, and loses badly
-# (trigram row estimates are poor); the GIN index is always the better road.
-_SEARCH_SETTINGS = text(
-    "SELECT set_config('statement_timeout', :timeout, true),"
-    " set_config('enable_seqscan', 'off', true),"
-    " set_config('pg_trgm.word_similarity_threshold', :word_similarity, true)"
+# The vocabulary words a query's probes reach (each word's deletions, looked up
+# as words and as stored variants: ranking.py says why that finds every word
+# within the budget), then the words starting with the last query word, most
+# frequent first. All primary-key or prefix-index lookups: no scan of the
+# vocabulary, whatever its size. The prefix is a range, not `LIKE :pattern`:
+# a cached generic plan could not turn a parameter's LIKE into an index range.
+_SEARCH_WORDS = text(
+    "SELECT w.word, w.titles, false AS expansion FROM catalog.title_word w"
+    " WHERE w.word = ANY(:probes)"
+    " UNION"
+    " SELECT w.word, w.titles, false FROM catalog.title_word_variant v"
+    " JOIN catalog.title_word w ON w.word = v.word WHERE v.variant = ANY(:probes)"
+    " UNION ALL"
+    " (SELECT w.word, w.titles, true FROM catalog.title_word w"
+    " WHERE w.word ~>=~ :prefix_low AND w.word ~<~ :prefix_high"
+    " ORDER BY w.titles DESC, w.word LIMIT :expansions)"
+)
+# The title rows worth ranking, at most `cap` from each of two roads:
+# - `top`: rows holding one of the anchor's words, its least-typo words first,
+#   then by score; each word's postings are read best first and only `cap`
+#   deep, so "no" costs about what "naruto" does;
+# - `together`: rows holding the anchor and the second-rarest query word too
+#   (both through the GIN index over the key's words: the intersection of two
+#   posting lists), which a common anchor's best-scored rows could leave out;
+#   those holding more of the other words first (more words matched rank first).
+_SEARCH_CANDIDATES = text(
+    "WITH top AS ("
+    " SELECT p.title_id FROM unnest(CAST(:anchor AS text[]), CAST(:best AS boolean[]))"
+    " AS w(word, best)"
+    " CROSS JOIN LATERAL (SELECT p.title_id, p.score FROM catalog.title_word_posting p"
+    " WHERE p.word = w.word ORDER BY p.score DESC, p.title_id DESC LIMIT :cap) p"
+    " ORDER BY w.best DESC, p.score DESC, p.title_id DESC LIMIT :cap"
+    "), together AS ("
+    " SELECT t.id FROM catalog.anime_title t WHERE string_to_array(t.key, ' ') && :anchor"
+    " AND string_to_array(t.key, ' ') && :second"
+    " ORDER BY CASE WHEN cardinality(CAST(:rest AS text[])) = 0 THEN 0 ELSE"
+    " (SELECT count(*) FROM unnest(string_to_array(t.key, ' ')) AS k(word)"
+    " WHERE k.word = ANY(:rest)) END DESC, t.score DESC NULLS LAST, t.id LIMIT :cap"
+    ")"
+    " SELECT t.anime_id::text AS anime_id, t.source, t.key, t.score::float8 AS score"
+    " FROM catalog.anime_title t"
+    " WHERE t.id IN (SELECT title_id FROM top UNION SELECT id FROM together)"
 )
 
 
-@cache
-def _search_sql(candidates_sql: str) -> TextClause:
-    return text(
-        f"WITH candidates AS ({candidates_sql}),"  # noqa: S608 - fixed fragments of ranking.py
-        f" hits AS (SELECT t.anime_id, max({ranking.RANK_SQL}) AS rank"
-        " FROM candidates t GROUP BY t.anime_id)"
-        f" SELECT {ANIME_COLUMNS}, count(*) OVER () AS total_hits"
-        " FROM hits h JOIN catalog.anime a ON a.id = h.anime_id"
-        f" ORDER BY {ranking.ORDER_SQL} LIMIT :limit OFFSET :offset"
-    )
+@dataclass(frozen=True, slots=True)
+class FoundWords:
+    """What the vocabulary holds for a query: word -> how many title rows contain it."""
+
+    probed: dict[str, int]
+    expanded: dict[str, int]
 
 
-@cache
-def _search_count_sql(candidates_sql: str) -> TextClause:
-    return text(
-        f"SELECT count(DISTINCT t.anime_id) FROM ({candidates_sql}) t"  # noqa: S608
-    )
+async def search_words(
+    *,
+    connection: ReadConnection,
+    probes: Sequence[str],
+    prefix: str | None,
+    expansions: int,
+) -> FoundWords:
+    # Keys hold only [a-z0-9]: the next code point closes the range.
+    params = {
+        "probes": list(probes),
+        "prefix_low": prefix,
+        "prefix_high": prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None,
+        "expansions": expansions,
+    }
+    rows = await _fetch(connection, _SEARCH_WORDS, params)
+    found = FoundWords(probed={}, expanded={})
+    for row in rows:
+        (found.expanded if row["expansion"] else found.probed)[row["word"]] = row["titles"]
+    return found
 
 
-async def search_anime(
-    *, connection: AsyncConnection, plan: ranking.SearchPlan, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    """Best match first; must run inside a transaction (the settings are LOCAL to it)."""
-    await connection.execute(
-        _SEARCH_SETTINGS,
-        {
-            "timeout": str(ranking.STATEMENT_TIMEOUT_MS),
-            "word_similarity": str(ranking.WORD_SIMILARITY_THRESHOLD),
-        },
-    )
-    params = {**plan.params, "limit": limit, "offset": offset}
-    rows = _rows(await connection.execute(_search_sql(plan.candidates_sql), params))
-    if rows:
-        total = int(rows[0]["total_hits"])
-        for row in rows:
-            del row["total_hits"]
-        return rows, total
-    if offset == 0:
-        return [], 0
-    # Past the end: the window count came back with no row to carry it.
-    result = await connection.execute(_search_count_sql(plan.candidates_sql), plan.params)
-    return [], int(result.scalar_one())
+async def search_candidates(
+    *, connection: ReadConnection, words: ranking.CandidateWords, cap: int
+) -> list[Row]:
+    """Title rows `(anime_id, source, key, score)` worth ranking for a query's words."""
+    best = set(words.best)
+    params = {
+        "anchor": words.anchor,
+        "best": [word in best for word in words.anchor],
+        "second": words.second,
+        "rest": words.rest,
+        "cap": cap,
+    }
+    return await _fetch(connection, _SEARCH_CANDIDATES, params)
 
 
 # --- writes ---------------------------------------------------------------------
@@ -384,9 +419,11 @@ async def find_anime_id(
 
 
 async def anime_names(*, session: AsyncSession, anime_id: uuid.UUID) -> dict[str, Any]:
-    """The stored titles and synonyms of an anime (what its search rows are made of)."""
+    """The stored titles, synonyms and score of an anime (what its search rows are made of)."""
     columns = (Anime.title, Anime.title_original, Anime.title_en, Anime.title_native)
-    result = await session.execute(select(*columns, Anime.synonyms).where(Anime.id == anime_id))
+    result = await session.execute(
+        select(*columns, Anime.synonyms, Anime.score).where(Anime.id == anime_id)
+    )
     return dict(result.one()._mapping)
 
 
@@ -447,14 +484,21 @@ async def upsert_episodes(
 
 
 async def replace_titles(
-    *, session: AsyncSession, anime_id: uuid.UUID, titles: Sequence[tuple[str, str]]
+    *,
+    session: AsyncSession,
+    anime_id: uuid.UUID,
+    titles: Sequence[tuple[str, str]],
+    score: decimal.Decimal | float | None,
 ) -> None:
-    """The search rows of one anime: (source, key) pairs."""
+    """The search rows of one anime: (source, key) pairs, with the anime's score."""
     await session.execute(delete(AnimeTitle).where(AnimeTitle.anime_id == anime_id))
     if titles:
         await session.execute(
             insert(AnimeTitle),
-            [{"anime_id": anime_id, "source": source, "key": key} for source, key in titles],
+            [
+                {"anime_id": anime_id, "source": source, "key": key, "score": score}
+                for source, key in titles
+            ],
         )
 
 

@@ -3,11 +3,10 @@
 `normalize` is what API.md asks for: Unicode NFKC, case folding, `ё` → `е`,
 punctuation to spaces, runs of spaces collapsed. `search_key` then folds the
 result to ASCII (Cyrillic transliterated, kana romanized, Latin diacritics
-dropped, other CJK characters spelled as code-point tokens), because pg_trgm
-makes trigrams only of characters the database's locale calls alphanumeric:
-under the C locale our clusters run with, `ванпис` and `進撃の巨人` would have
-no trigrams at all. As a bonus a Russian spelling of a Japanese name
-("наруто") lands on its romaji title ("naruto").
+dropped, other CJK characters spelled as code-point tokens), so every title
+and query is words of one alphabet, compared and counted in typos the same
+way (ranking.py), and a Russian spelling of a Japanese name ("наруто") lands
+on its romaji title ("naruto").
 """
 
 # Cyrillic letters that look Latin are the point of this module.

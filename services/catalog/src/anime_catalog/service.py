@@ -1,8 +1,7 @@
 """The catalog's rules: paging totals, 404s, search, upserts and HiAnime resolution.
 
-Reads take a connection from the reader pool (plain asyncpg, autocommit: the
-hot path); search runs in a short transaction of the SQLAlchemy engine (its
-settings are LOCAL); writes take a session and never commit
+Reads, search included, take a connection from the reader pool (plain
+asyncpg, autocommit: the hot path); writes take a session and never commit
 (`Database.transaction()` does, once).
 """
 
@@ -22,9 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from anime_catalog import repository
+from anime_catalog import ranking, repository
 from anime_catalog.importer import AnimeImporter
-from anime_catalog.ranking import SearchPlan, plan_search
 from anime_catalog.schemas import AnimeIn, AnimeListQuery, SearchQuery
 from anime_catalog.search_text import search_key
 from anime_common import (
@@ -206,7 +204,7 @@ async def list_episodes(
 
 
 async def search(*, state: CatalogState, query: SearchQuery) -> tuple[list[Row], int]:
-    plan = plan_search(query.q)
+    plan = ranking.plan_search(query.q)
     if plan is None:
         return [], 0
     # Popular queries repeat: answer them from the listing cache (cleared by writes).
@@ -214,33 +212,101 @@ async def search(*, state: CatalogState, query: SearchQuery) -> tuple[list[Row],
     cached: tuple[list[Row], int] | None = state.listing.get(cache_key)
     if cached is not None:
         return cached
-    found = await _search(state=state, plan=plan, query=query)
-    state.listing.put(cache_key, found)
-    return found
-
-
-async def _search(
-    *, state: CatalogState, plan: SearchPlan, query: SearchQuery
-) -> tuple[list[Row], int]:
     try:
-        # A transaction of its own: the timeout and thresholds are SET LOCAL.
-        async with state.database.engine.begin() as connection:
-            return await repository.search_anime(
-                connection=connection, plan=plan, limit=query.limit, offset=query.offset
-            )
+        async with state.reader.acquire() as connection:
+            async with asyncio.timeout(ranking.SEARCH_TIMEOUT):
+                found = await _search(connection=connection, plan=plan, query=query)
     except Exception as exc:
         if _timed_out(exc):
             raise ServiceUnavailableError(
                 "Search took too long; try a more specific query", headers={"Retry-After": "1"}
             ) from exc
         raise
+    state.listing.put(cache_key, found)
+    return found
+
+
+async def _search(
+    *, connection: repository.ReadConnection, plan: ranking.SearchPlan, query: SearchQuery
+) -> tuple[list[Row], int]:
+    """The rules of ranking.py, step by step: words, then titles, then the page."""
+    words = await repository.search_words(
+        connection=connection,
+        probes=plan.probes,
+        prefix=plan.prefix,
+        expansions=ranking.PREFIX_EXPANSIONS,
+    )
+    matches = ranking.match_words(plan, found=words.probed, expansions=words.expanded)
+    unmatched = [index for index, matched in enumerate(matches) if not matched]
+    if unmatched:
+        # A word found nowhere may be two words run together ("chainsawman").
+        plan, matches, words = await _split_words(
+            connection=connection, plan=plan, matches=matches, words=words, unmatched=unmatched
+        )
+    frequency = {**words.expanded, **words.probed}
+    words_of = ranking.candidate_words(matches, frequency)
+    if words_of is None:
+        return [], 0
+    rows = await repository.search_candidates(
+        connection=connection, words=words_of, cap=ranking.CANDIDATE_CAP
+    )
+    ordered = ranking.rank_anime(plan, matches, rows)
+    page_ids = ordered[query.offset : query.offset + query.limit]
+    if not page_ids:
+        return [], len(ordered)
+    by_id = {
+        row["id"]: row
+        for row in await repository.anime_by_ids(
+            connection=connection, ids=[uuid.UUID(anime_id) for anime_id in page_ids]
+        )
+    }
+    return [by_id[anime_id] for anime_id in page_ids if anime_id in by_id], len(ordered)
+
+
+async def _split_words(
+    *,
+    connection: repository.ReadConnection,
+    plan: ranking.SearchPlan,
+    matches: ranking.Matches,
+    words: repository.FoundWords,
+    unmatched: list[int],
+) -> tuple[ranking.SearchPlan, ranking.Matches, repository.FoundWords]:
+    """The plan with each unmatched word read as two catalog words, where it is two.
+
+    The halves' own typos are looked for only among the words already found.
+    """
+    halves = {
+        half
+        for index in unmatched
+        for split in ranking.splits(plan.words[index].text)
+        for half in split
+    }
+    if not halves:
+        return plan, matches, words
+    known = await repository.search_words(
+        connection=connection,
+        probes=sorted(halves),
+        prefix=None,
+        expansions=0,
+    )
+    split = plan
+    # From the last word back, so the earlier indexes stay where they are.
+    for index in reversed(unmatched):
+        for head, tail in ranking.splits(plan.words[index].text):
+            if head in known.probed and tail in known.probed:
+                split = split.split(index, head, tail)
+                break
+    if split is plan:
+        return plan, matches, words
+    words = repository.FoundWords(probed={**words.probed, **known.probed}, expanded=words.expanded)
+    return split, ranking.match_words(split, found=words.probed, expansions=words.expanded), words
 
 
 def _timed_out(exc: BaseException) -> bool:
-    """Whether the statement timeout cancelled the query (possibly wrapped by SQLAlchemy)."""
+    """Whether the search ran out of SEARCH_TIMEOUT, or the server cancelled a statement."""
     current: BaseException | None = exc
     while current is not None:
-        if isinstance(current, asyncpg.exceptions.QueryCanceledError):
+        if isinstance(current, TimeoutError | asyncpg.exceptions.QueryCanceledError):
             return True
         current = getattr(current, "orig", None) or current.__cause__
     return False
@@ -355,7 +421,9 @@ async def upsert_anime(*, session: AsyncSession, data: AnimeIn) -> tuple[uuid.UU
             session=session, values={"slug": slug_for(data), **values}, conflict_key=conflict_key
         )
         names = values
-    await repository.replace_titles(session=session, anime_id=anime_id, titles=search_titles(names))
+    await repository.replace_titles(
+        session=session, anime_id=anime_id, titles=search_titles(names), score=names["score"]
+    )
     for release in data.releases or ():
         release_id = await repository.upsert_release(
             session=session,
