@@ -84,7 +84,7 @@ def build_state(app: Starlette, settings: ProxySettings) -> ProxyState:
         ),
         health=HealthProbe(
             http=http,
-            url=f"{settings.HIANIME_API_URL}/health",
+            url=f"{settings.HIANIME_API_URL}/health" if settings.HIANIME_API_URL else None,
             timeout=settings.HEALTH_PROBE_TIMEOUT,
             ttl=settings.HEALTH_PROBE_TTL,
         ),
