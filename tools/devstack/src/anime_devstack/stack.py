@@ -65,6 +65,11 @@ class Stack:
     def service_url(self, name: str) -> str:
         return self._spec(name).url
 
+    @property
+    def traefik_metrics_url(self) -> str | None:
+        """Traefik's Prometheus metrics (on an entry point of their own), once it runs."""
+        return None if self._traefik is None else self._traefik.metrics_url
+
     def log_path(self, name: str) -> Path:
         return self.config.logs_dir / f"{name}.log"
 
