@@ -58,7 +58,7 @@ def _unreachable(seconds: int) -> dict[str, str]:
         (
             {"ANIME_FAKE_HIANIME": "1", "ANIME_HIANIME_FAKE_PORT": "65536"},
             "ANIME_HIANIME_FAKE_PORT",
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_a_port_out_of_range_is_refused_with_its_variable(

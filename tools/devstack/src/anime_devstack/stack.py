@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -174,24 +175,12 @@ class Stack:
 
     def migrate(self, env: dict[str, str] | None = None) -> None:
         """`alembic upgrade head` for each service with migrations, one line each."""
-        env = env or self._common_env()
-        for spec in self.config.services:
-            ini = self.config.root / "services" / spec.name / "alembic.ini"
-            if not ini.is_file():
-                continue
-            started = time.monotonic()
-            result = subprocess.run(
-                [spec.argv[0], "-m", "alembic", "-c", str(ini), "upgrade", "head"],
-                env=env,
-                cwd=self.config.root,
-                capture_output=True,
-                text=True,
-                timeout=self.config.health_timeout,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise ServiceError(f"migrations of {spec.name} failed: {last_error(result.stderr)}")
-            log.info("migrated %s (%.1fs)", spec.name, time.monotonic() - started)
+        migrate_services(
+            self.config.services,
+            root=self.config.root,
+            env=env or self._common_env(),
+            timeout=self.config.health_timeout,
+        )
 
     def seed_demo_catalog(self) -> None:
         """`python -m anime_catalog seed-demo`: the demo anime, only into an empty catalog."""
@@ -363,6 +352,39 @@ class Stack:
                         )
                     time.sleep(_POLL_INTERVAL)
         log.info("traefik is ready (%s)", self.gateway_url)
+
+
+def migrate_services(
+    specs: Iterable[ServiceSpec], *, root: Path, env: dict[str, str], timeout: float
+) -> None:
+    """`alembic upgrade head` for each service that has migrations, with a line each.
+
+    They run side by side (each schema has its own advisory lock): most of each
+    is the interpreter importing SQLAlchemy, Alembic and the service's models."""
+    started = time.monotonic()
+    running: dict[str, subprocess.Popen[str]] = {}
+    for spec in specs:
+        ini = root / "services" / spec.name / "alembic.ini"
+        if ini.is_file():
+            running[spec.name] = subprocess.Popen(
+                [spec.argv[0], "-m", "alembic", "-c", str(ini), "upgrade", "head"],
+                env=env,
+                cwd=root,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+    try:
+        for name, process in running.items():
+            _, errors = process.communicate(timeout=timeout)
+            if process.returncode != 0:
+                raise ServiceError(f"migrations of {name} failed: {last_error(errors)}")
+            log.info("migrated %s (%.1fs)", name, time.monotonic() - started)
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def _client() -> httpx.Client:
