@@ -88,3 +88,17 @@ async def test_admin_commands_run_as_written(
             assert result.stdout.startswith("created admin admin@example.com")
         if command.startswith("eval"):
             assert f"DATABASE_URL={env['DATABASE_URL']}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "document", ["README.md", "docs/API.md", "docs/ARCHITECTURE.md"], ids=lambda p: p
+)
+def test_relative_links_point_into_the_repository(document: str) -> None:
+    path = ROOT / document
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text())
+    local = [t for t in targets if not re.match(r"^[a-z]+:", t)]
+    assert local or document != "README.md"
+    for target in local:
+        resolved = (path.parent / target).resolve()
+        assert resolved.is_relative_to(ROOT), f"{document} links outside the repository: {target}"
+        assert resolved.exists(), f"{document} links to a missing file: {target}"
