@@ -24,14 +24,19 @@ class _StopRequested(Exception):
 
 
 _stopping = False
+_acknowledged = False
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> None:
-    # Only the first signal interrupts; one more during the orderly shutdown is
-    # acknowledged, never raised into the middle of it (no traceback, no half-stop).
-    global _stopping
+    # Only the first signal interrupts; more during the orderly shutdown are
+    # acknowledged once, never raised into the middle of it (no traceback, no
+    # half-stop). `uv run` forwards the terminal's Ctrl-C too, so one press may
+    # arrive twice.
+    global _stopping, _acknowledged
     if _stopping:
-        print("still stopping...", file=sys.stderr, flush=True)
+        if not _acknowledged:
+            _acknowledged = True
+            print("still stopping...", file=sys.stderr, flush=True)
         return
     _stopping = True
     raise _StopRequested(signal.Signals(signum).name)
@@ -111,10 +116,10 @@ def _serve(stack: Stack) -> int:
 
 
 def run(gateway_port: int | None) -> int:
-    global _stopping
+    global _stopping, _acknowledged
     stack = Stack(StackConfig.from_env(gateway_port=gateway_port))
     previous = {sig: signal.getsignal(sig) for sig in _HANDLED}
-    _stopping = False
+    _stopping = _acknowledged = False
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
     if previous[signal.SIGHUP] is not signal.SIG_IGN:  # under nohup, keep running
