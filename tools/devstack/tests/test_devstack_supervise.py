@@ -5,29 +5,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from anime_devstack.config import StackConfig
 from anime_devstack.proc import is_alive
 from anime_devstack.stack import Stack
 from anime_devstack.supervise import Supervisor
 
-from .test_devstack_stack import config
+from .test_devstack_stack import config, stack
 
-__all__ = ["config"]
-
-
-@pytest.fixture
-def stack(config: StackConfig) -> Iterator[Stack]:
-    stack = Stack(config)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
+__all__ = ["config", "stack"]  # the fixtures, shared with the stack tests
 
 
 def _kill(stack: Stack, name: str) -> None:
