@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +31,34 @@ SAMPLE_ENV = {
 }
 
 
-def _compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _compose(
+    *args: str, env: dict[str, str], project: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("docker-compose")
     if executable is None:
         pytest.skip("docker-compose is not installed (scripts/test installs it when run as root)")
-    return subprocess.run(
-        [
-            executable,
-            "--project-directory",
-            str(ROOT),
-            "-f",
-            str(ROOT / "docker-compose.yml"),
-            *args,
-        ],
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    # Compose reads `<project>/.env` by default; a developer's (README: `cp .env.example
+    # .env`) must not change what these tests see, so an empty env file is named instead.
+    with tempfile.TemporaryDirectory() as scratch:
+        empty = Path(scratch) / "empty.env"
+        empty.touch()
+        return subprocess.run(
+            [
+                executable,
+                "--project-directory",
+                str(project),
+                "--env-file",
+                str(empty),
+                "-f",
+                str(ROOT / "docker-compose.yml"),
+                *args,
+            ],
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +77,44 @@ def test_required_secrets_stop_compose_with_a_clear_message(missing: str) -> Non
     assert f"{missing} is required" in result.stderr
 
 
+def test_a_developers_env_file_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SECRET_KEY=from-dot-env-0123456789\nDB_PASSWORD=x\n")
+    result = _compose("config", env={}, project=tmp_path)
+    assert result.returncode != 0
+    assert "is required" in result.stderr
+
+
+def test_env_files_stay_out_of_git_and_images() -> None:
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
 def test_only_the_gateway_is_published(rendered: dict[str, Any]) -> None:
     published = {name for name, service in rendered["services"].items() if service.get("ports")}
-    assert published == {"traefik"}
+    assert published == {"traefik", "prometheus"}
     assert rendered["services"]["traefik"]["ports"][0]["target"] == 8080
+    # Prometheus is opt-in and reachable from the host's loopback only.
+    prometheus = rendered["services"]["prometheus"]
+    assert prometheus["profiles"] == ["observability"]
+    assert str(prometheus["ports"][0]).startswith("127.0.0.1:")
+
+
+def test_prometheus_scrapes_every_service_and_traefik(rendered: dict[str, Any]) -> None:
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    assert set(jobs) == {*APP_SERVICES, "traefik"}
+    for name in APP_SERVICES:
+        port = int(
+            rendered["services"]["traefik"]["environment"][f"{name.upper()}_SERVICE_URL"].rsplit(
+                ":", 1
+            )[1]
+        )
+        assert jobs[name]["metrics_path"] == "/internal/metrics"
+        assert jobs[name]["dns_sd_configs"] == [{"names": [name], "type": "A", "port": port}]
+    static = yaml.safe_load((ROOT / "deploy/traefik/traefik.yml").read_text())
+    entry_point = static["metrics"]["prometheus"]["entryPoint"]
+    port = static["entryPoints"][entry_point]["address"].rsplit(":", 1)[1]
+    assert jobs["traefik"]["static_configs"] == [{"targets": [f"traefik:{port}"]}]
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
@@ -117,7 +161,7 @@ def test_traefik_runs_with_the_same_go_settings_as_the_local_stack(
 
 
 def test_data_lives_on_named_volumes(rendered: dict[str, Any]) -> None:
-    assert set(rendered["volumes"]) == {"pgdata", "media"}
+    assert set(rendered["volumes"]) == {"pgdata", "media", "prometheus"}
     assert _mounts(rendered["services"]["postgres"]) == {"/var/lib/postgresql/data": "pgdata"}
     assert _mounts(rendered["services"]["media"]) == {"/var/lib/anime/media": "media"}
 

@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from anime_common import CommonSettings, configure_logging, create_http_client, run_service
+from anime_common._logging import routine_logs
 from anime_common._request_id import request_id_var
 from anime_common._serve import GC_GEN0_THRESHOLD, lean_log_records, tune_gc
+from anime_devstack.asgi import serve_asgi
 
-from .apps import make_settings
+from .apps import build_app, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -104,3 +106,57 @@ def test_lean_log_records_keep_the_json_lines(
         "level": "INFO", "logger": "anime.test", "message": "before", "service": "library",
         "request_id": None, "status": 202,
     }  # fmt: skip
+
+
+def test_text_format_is_one_readable_line(
+    restore_logging: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(service="catalog", level="INFO", log_format="text")
+    logging.getLogger("anime.test").info("no request")
+    token = request_id_var.set("req-9")
+    try:
+        logging.getLogger("anime.test").warning("in a request %d", 7)
+    finally:
+        request_id_var.reset(token)
+    first, second = stream.getvalue().splitlines()
+    assert first.endswith(" INFO    catalog anime.test [-] no request")
+    assert second.endswith(" WARNING catalog anime.test [req-9] in a request 7")
+
+
+def test_routine_calls_log_at_debug(
+    restore_logging: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(service="media", level="INFO")
+    with routine_logs():
+        logging.getLogger("httpx").info("HTTP Request: GET http://auth/internal/revocations")
+        logging.getLogger("anime.test").warning("still news")
+    logging.getLogger("anime.test").info("after")
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "still news",
+        "after",
+    ]
+    configure_logging(service="media", level="DEBUG")
+    with routine_logs():
+        logging.getLogger("httpx").info("HTTP Request: GET http://auth/internal/revocations")
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert line["level"] == "DEBUG"
+
+
+async def test_revocation_polls_and_scrapes_leave_no_info_access_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with serve_asgi(build_app()) as client:
+        with caplog.at_level(logging.DEBUG, logger="anime_common.access"):
+            await client.get("/public")
+            await client.get("/internal/metrics")
+            await client.get("/internal/revocations")
+    levels = {record.getMessage(): record.levelname for record in caplog.records}
+    assert levels == {
+        "GET /public 200": "INFO",
+        "GET /internal/metrics 200": "DEBUG",
+        "GET /internal/revocations 404": "DEBUG",
+    }

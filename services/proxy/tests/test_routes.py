@@ -203,3 +203,18 @@ async def test_openapi_documents_the_routes(proxy: httpx.AsyncClient) -> None:
     assert {"/api/home", "/api/episode/sources", "/api/anime/{id}/episodes"} <= set(paths)
     parameters = {p["name"] for p in paths["/api/episode/sources"]["get"]["parameters"]}
     assert parameters == {"animeEpisodeId", "server", "category"}
+
+
+async def test_without_an_upstream_the_hianime_routes_say_which_setting_is_missing(
+    make_proxy: ProxyFactory,
+) -> None:
+    async with make_proxy(HIANIME_API_URL=None) as client:
+        home = await client.get("/api/home")
+        anime = await client.get("/api/anime/steinsgate-3")
+        health = await client.get("/api/health")
+    for response in (home, anime):
+        assert response.status_code == 503
+        body = response.json()
+        assert body["code"] == "SERVICE_UNAVAILABLE"
+        assert "HIANIME_API_URL is not set" in body["message"]
+    assert health.json() == {"status": "ok", "upstream": "down"}

@@ -73,6 +73,10 @@ def test_deploy_static_config_renders(tmp_path: Path) -> None:
     assert written["entryPoints"]["web"]["address"] == "127.0.0.1:18125"
     assert written["providers"]["file"]["directory"] == str(dynamic)
     assert config.ping_url is not None
+    # Traefik's metrics get a loopback entry point of their own, never the gateway's.
+    metrics = written["entryPoints"]["metrics"]["address"]
+    assert config.metrics_url == f"http://{metrics}/metrics"
+    assert config.metrics_port not in (18125, config.ping_port)
 
 
 def test_missing_static_file_is_named(tmp_path: Path) -> None:

@@ -12,7 +12,11 @@ from anime_common import configure_logging
 def main() -> None:
     # The same JSON log lines as the services (no settings object: this app
     # has no database, no secret and nothing else to configure).
-    configure_logging(service="edge", level=os.environ.get("LOG_LEVEL", "INFO"))
+    configure_logging(
+        service="edge",
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        log_format="text" if os.environ.get("LOG_FORMAT") == "text" else "json",
+    )
     uvicorn.run(
         "anime_edge.app:app",
         host=os.environ.get("HOST", "127.0.0.1"),

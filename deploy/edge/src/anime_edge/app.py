@@ -1,7 +1,12 @@
-"""`/{status}` renders that status in the error envelope; `/health` says the app is up."""
+"""`/{status}` renders that status in the error envelope; `/health` says the app is up;
+`/openapi.json` and `/docs` document the API at the gateway (anime_edge.docs)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -10,6 +15,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from anime_common import JSONResponse, error_body
+from anime_edge.docs import MergedDocument, docs_routes, services_from_env
 
 # An error page must never be cached: the same URL answers for every backend
 # outage, and a cached 502 would outlive the outage.
@@ -52,16 +58,32 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return _envelope(status)
 
 
-def create_app() -> Starlette:
-    """Build the error-page app."""
+def create_app(
+    services: Mapping[str, str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """Build the edge app; `services` (name -> URL, default from the environment) are
+    the documents `/openapi.json` merges, fetched through `transport` when given."""
     page = _ErrorPage()
+    docs = MergedDocument(
+        services_from_env() if services is None else services, transport=transport
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await docs.aclose()
+
     return Starlette(
         routes=[
             Route("/health", _health, methods=["GET"]),
             Route("/{status:int}", page),
             Route("/{status:int}/{rest:path}", page),
+            *docs_routes(docs),
         ],
         exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
     )
 
 

@@ -37,6 +37,7 @@ from anime_common._errors import (
 )
 from anime_common._http_client import create_http_client
 from anime_common._logging import configure_logging
+from anime_common._metrics import METRICS_PATH
 from anime_common._migrations import (
     Migrations,
     StartupError,
@@ -83,6 +84,7 @@ __all__ = [
     "DEFAULT_CACHE_CONTROL",
     "HIANIME_ID",
     "INTERNAL_PERMISSION",
+    "METRICS_PATH",
     "NAMING_CONVENTION",
     "REQUEST_ID_HEADER",
     "AppError",

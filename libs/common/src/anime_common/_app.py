@@ -18,6 +18,7 @@ from anime_common._database import Database, create_engine
 from anime_common._error_handlers import EXCEPTION_HANDLERS
 from anime_common._health import health
 from anime_common._http_client import create_http_client
+from anime_common._metrics import METRICS_PATH, MetricsMiddleware, metrics_endpoint
 from anime_common._middleware import RequestContextMiddleware, TrailingSlashMiddleware
 from anime_common._migrations import Migrations, StartupError, migrate, wait_for_database
 from anime_common._openapi import openapi_document
@@ -41,7 +42,7 @@ async def _openapi(request: Request) -> Response:
 
 
 async def _open_database(settings: CommonSettings, name: str, migrations: Migrations) -> Database:
-    database = Database(create_engine(settings, application_name=name))
+    database = Database(create_engine(settings, application_name=name), name=name)
     try:
         await wait_for_database(database.engine, within=settings.DB_STARTUP_TIMEOUT)
         if settings.MIGRATE_ON_STARTUP:
@@ -104,9 +105,17 @@ def create_service_app(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", _openapi, methods=["GET"], include_in_schema=False),
+            # Unauthenticated, unlike the other /internal routes: Prometheus scrapes
+            # it without a token, and the gateway never routes /internal.
+            Route(METRICS_PATH, metrics_endpoint, methods=["GET"], include_in_schema=False),
             *routes,
         ],
-        middleware=[Middleware(RequestContextMiddleware), Middleware(TrailingSlashMiddleware)],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(TrailingSlashMiddleware),
+            # Innermost: it reads the route the router matched from the scope.
+            Middleware(MetricsMiddleware, service=name),
+        ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=service_lifespan,
     )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from anime_common._metrics import PoolUsage, track_pool
 from anime_common._settings import CommonSettings
 
 # Stable constraint names, so autogenerate and hand-written migrations agree.
@@ -100,15 +101,26 @@ async def create_read_pool(settings: CommonSettings, *, application_name: str) -
         server_settings={"application_name": application_name},
         reset=_keep_session,
     )
-    return ReadPool(pool, acquire_timeout=settings.DB_POOL_TIMEOUT)
+    reader = ReadPool(pool, acquire_timeout=settings.DB_POOL_TIMEOUT)
+    track_pool(application_name, reader, _read_pool_usage)
+    return reader
+
+
+def _read_pool_usage(owner: object) -> PoolUsage:
+    assert isinstance(owner, ReadPool)
+    pool = owner.pool
+    idle: int = pool.get_idle_size()
+    return PoolUsage(in_use=pool.get_size() - idle, idle=idle, max_size=pool.get_max_size())
 
 
 class Database:
     """One engine and session factory per process, created in the lifespan."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, name: str | None = None) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        if name is not None:
+            track_pool(name, self, _engine_pool_usage)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -129,6 +141,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _engine_pool_usage(owner: object) -> PoolUsage:
+    assert isinstance(owner, Database)
+    pool: Any = owner.engine.pool
+    # QueuePool's own counters; its overflow limit has no public accessor.
+    return PoolUsage(
+        in_use=pool.checkedout(),
+        idle=pool.checkedin(),
+        max_size=pool.size() + max(pool._max_overflow, 0),
+    )
 
 
 _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (

@@ -9,9 +9,16 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anime_common._error_handlers import unexpected_error_response
+from anime_common._metrics import METRICS_PATH
 from anime_common._request_id import REQUEST_ID_HEADER, accept_or_generate, request_id_var
+from anime_common._revocation import REVOCATIONS_PATH
 
 access_logger = logging.getLogger("anime_common.access")
+
+# Asked every few seconds by machines (each service polls auth's revocations
+# every 2 s; Prometheus scrapes): their access lines are DEBUG, or they would
+# be most of a log.
+ROUTINE_PATHS = frozenset({REVOCATIONS_PATH, METRICS_PATH})
 
 
 class RequestContextMiddleware:
@@ -50,7 +57,8 @@ class RequestContextMiddleware:
             status = response.status_code
             await response(scope, receive, send_with_id)
         finally:
-            access_logger.info(
+            access_logger.log(
+                logging.DEBUG if scope["path"] in ROUTINE_PATHS else logging.INFO,
                 "%s %s %s",
                 scope["method"],
                 scope["path"],

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import httpx
 
+from anime_common._logging import routine_logs
 from anime_common._security import Principal, TokenVerifier
 
 logger = logging.getLogger("anime_common.revocation")
@@ -61,7 +62,8 @@ class RevocationPoller:
         params = {"since": self._cursor} if self._cursor else {}
         headers = {"Authorization": f"Bearer {self._verifier.issue_service_token(self._service)}"}
         try:
-            response = await client.get(self._url, params=params, headers=headers)
+            with routine_logs():
+                response = await client.get(self._url, params=params, headers=headers)
             response.raise_for_status()
             body = response.json()
             entries = [

@@ -54,7 +54,11 @@ def run_service(
     except SettingsError as exc:
         sys.stderr.write(f"{settings_class.SERVICE_NAME}: {exc}\n")
         raise SystemExit(2) from None
-    configure_logging(service=settings_class.SERVICE_NAME, level=settings.LOG_LEVEL)
+    configure_logging(
+        service=settings_class.SERVICE_NAME,
+        level=settings.LOG_LEVEL,
+        log_format=settings.LOG_FORMAT,
+    )
     lean_log_records()
     app = build_app(settings)
     tune_gc()

@@ -130,6 +130,8 @@ class CommonSettings(DatabaseSettings):
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # JSON lines for log collectors; `text` for a person reading a terminal.
+    LOG_FORMAT: Literal["json", "text"] = "json"
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
     HTTP_CONNECT_TIMEOUT: float = Field(default=3.0, gt=0)
     HTTP_READ_TIMEOUT: float = Field(default=10.0, gt=0)

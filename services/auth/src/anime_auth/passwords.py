@@ -7,7 +7,11 @@ from functools import cached_property
 import anyio
 from passlib.context import CryptContext  # type: ignore[import-untyped]
 
+from anime_auth.metrics import PASSWORD_HASH_SECONDS
 from anime_auth.settings import AuthSettings
+
+_HASH_TIME = PASSWORD_HASH_SECONDS.labels("hash")
+_VERIFY_TIME = PASSWORD_HASH_SECONDS.labels("verify")
 
 
 class PasswordHasher:
@@ -48,7 +52,26 @@ class PasswordHasher:
         return password_hash
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._context.hash, password, limiter=self._limit())
+        return await anyio.to_thread.run_sync(self._timed_hash, password, limiter=self._limit())
+
+    def _timed_hash(self, password: str) -> str:
+        with _HASH_TIME.time():
+            password_hash: str = self._context.hash(password)
+        return password_hash
+
+    def _timed_verify(self, password: str, password_hash: str | None) -> bool:
+        with _VERIFY_TIME.time():
+            matches: bool = self._context.verify(password, password_hash)
+        return matches
+
+    def _timed_verify_and_update(
+        self, password: str, password_hash: str
+    ) -> tuple[bool, str | None]:
+        with _VERIFY_TIME.time():
+            outcome: tuple[bool, str | None] = self._context.verify_and_update(
+                password, password_hash
+            )
+        return outcome
 
     async def warm_up(self) -> None:
         """Make the dummy hash now, so not even the first unknown-account login takes longer."""
@@ -64,9 +87,9 @@ class PasswordHasher:
         if password_hash is None:
             await self.warm_up()
             await anyio.to_thread.run_sync(
-                self._context.verify, password, self._dummy_hash, limiter=self._limit()
+                self._timed_verify, password, self._dummy_hash, limiter=self._limit()
             )
             return False, None
         return await anyio.to_thread.run_sync(
-            self._context.verify_and_update, password, password_hash, limiter=self._limit()
+            self._timed_verify_and_update, password, password_hash, limiter=self._limit()
         )

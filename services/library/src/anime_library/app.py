@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from anime_common import Migrations, create_read_pool, create_service_app
 from anime_library.catalog_client import CatalogClient
 from anime_library.jobs import JobRunner
+from anime_library.metrics import attach_job_runner_metrics, in_memory_runner_probe
 from anime_library.routes import routes
 from anime_library.service import LibraryState
 from anime_library.settings import LibrarySettings
@@ -48,9 +49,11 @@ def create_app(settings: LibrarySettings) -> Starlette:
             runner=runner,
         )
         runner.start()
+        attach_job_runner_metrics(in_memory_runner_probe(runner))
         try:
             yield
         finally:
+            attach_job_runner_metrics(None)
             # uvicorn runs this after SIGTERM, once open requests are answered:
             # nothing new is accepted, and queued changes get the grace period to land.
             try:

@@ -196,6 +196,7 @@ class JobRunner:
         # Submits are taken from construction on (they wait for `start`) until `shutdown`.
         self._accepting = True
         self.committed = 0  # jobs succeeded since start, for the benchmark and logs
+        self.failed = 0  # jobs failed since start, for the metrics
 
     # --- the producer side -------------------------------------------------------
 
@@ -343,6 +344,7 @@ class JobRunner:
         else:
             job.status = JobStatus.FAILED
             job.error = describe_error(error)
+            self.failed += 1
         self._close(job)
 
     def _close(self, job: Job) -> None:

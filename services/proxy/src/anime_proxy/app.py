@@ -92,7 +92,7 @@ def build_state(
         ),
         health=HealthProbe(
             http=http,
-            url=f"{settings.HIANIME_API_URL}/health",
+            url=f"{settings.HIANIME_API_URL}/health" if settings.HIANIME_API_URL else None,
             timeout=settings.HEALTH_PROBE_TIMEOUT,
             ttl=settings.HEALTH_PROBE_TTL,
         ),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from anime_common import ServiceUnavailableError
+from anime_proxy.metrics import BREAKERS
 
 logger = logging.getLogger("anime_proxy.breaker")
 
@@ -42,6 +43,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
+        BREAKERS.track(self)
 
     @property
     def state(self) -> BreakerState:

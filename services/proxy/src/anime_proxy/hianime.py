@@ -14,6 +14,7 @@ from anime_common import (
     ServiceUnavailableError,
 )
 from anime_proxy.cache import ResponseCache, SingleFlight
+from anime_proxy.metrics import CACHE_LOOKUPS
 from anime_proxy.upstream import HianimeUpstream, UpstreamBody, UpstreamFailure
 
 CacheStatus = Literal["HIT", "MISS", "STALE", "BYPASS"]
@@ -129,12 +130,15 @@ class HianimeService:
         max_age = int(min(policy.ttl, policy.browser_max_age))
         if cache is None:
             body = await load()
-            return Answer(body.raw, "BYPASS", 0, max_age, policy.shared)
+            return _counted(policy, Answer(body.raw, "BYPASS", 0, max_age, policy.shared))
         entry = cache.get_fresh(key)
         if entry is not None:
             now = cache.now()
             remaining = int(entry.expires_at - now)
-            return Answer(entry.body, "HIT", entry.age(now), min(max_age, remaining), policy.shared)
+            return _counted(
+                policy,
+                Answer(entry.body, "HIT", entry.age(now), min(max_age, remaining), policy.shared),
+            )
 
         async def load_and_store() -> UpstreamBody:
             body = await load()
@@ -148,5 +152,12 @@ class HianimeService:
             stale = cache.get_stale(key)
             if stale is None:
                 raise
-            return Answer(stale.body, "STALE", stale.age(cache.now()), 0, policy.shared)
-        return Answer(body.raw, "MISS", 0, max_age, policy.shared)
+            return _counted(
+                policy, Answer(stale.body, "STALE", stale.age(cache.now()), 0, policy.shared)
+            )
+        return _counted(policy, Answer(body.raw, "MISS", 0, max_age, policy.shared))
+
+
+def _counted(policy: Policy, answer: Answer) -> Answer:
+    CACHE_LOOKUPS.labels(policy.name, answer.cache.lower()).inc()
+    return answer

@@ -41,7 +41,8 @@ class ProxySettings(CommonSettings):
 
     PORT: int = 8005
 
-    HIANIME_API_URL: str = "http://127.0.0.1:4000"
+    # An aniwatch-api server; unset = the HiAnime routes answer 503 naming this setting.
+    HIANIME_API_URL: str | None = None
     ANILIST_API_URL: str = "https://graphql.anilist.co"
     # Where episode UUIDs are resolved and imported anime upserted; unset = not available.
     CATALOG_SERVICE_URL: str | None = None
@@ -105,12 +106,12 @@ class ProxySettings(CommonSettings):
     def _parse_networks(cls, value: Any) -> Any:
         return split_list_setting(value)
 
-    @field_validator("HIANIME_API_URL", "ANILIST_API_URL")
+    @field_validator("ANILIST_API_URL")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
         return _base_url(value)
 
-    @field_validator("CATALOG_SERVICE_URL")
+    @field_validator("CATALOG_SERVICE_URL", "HIANIME_API_URL")
     @classmethod
     def _check_catalog_url(cls, value: str | None) -> str | None:
         return _base_url(value) if value else None

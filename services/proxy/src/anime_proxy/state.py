@@ -49,13 +49,15 @@ class HealthProbe:
     """Asks the upstream's `/health` at most once per `ttl`, so `/api/health` is cheap."""
 
     http: httpx.AsyncClient
-    url: str
+    url: str | None  # None: no upstream configured, never ok
     timeout: float
     ttl: float
     _checked_at: float = field(default=-1e18)
     _last: bool = False
 
     async def upstream_ok(self) -> bool:
+        if self.url is None:
+            return False
         now = time.monotonic()
         if now - self._checked_at < self.ttl:
             return self._last

@@ -23,6 +23,7 @@ from anime_common import (
     GatewayTimeoutError,
     NotFoundError,
     RateLimitedError,
+    ServiceUnavailableError,
     ValidationError,
 )
 from anime_proxy.breaker import CircuitBreaker
@@ -101,6 +102,11 @@ def is_success_envelope(document: Any) -> bool:
     return document.get("status") == 200 or document.get("success") is True
 
 
+UPSTREAM_NOT_CONFIGURED = (
+    "The HiAnime routes are off: HIANIME_API_URL is not set; point it at an aniwatch-api server"
+)
+
+
 class HianimeUpstream:
     """GETs on aniwatch-api's `/api/v2/hianime/...`; only ever the configured base URL."""
 
@@ -110,7 +116,7 @@ class HianimeUpstream:
         self,
         *,
         http: httpx.AsyncClient,
-        base_url: str,
+        base_url: str | None,
         timeout: httpx.Timeout,
         breaker: CircuitBreaker,
         retries: int,
@@ -119,7 +125,7 @@ class HianimeUpstream:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
-        self._base_url = base_url.rstrip("/")
+        self._base_url = base_url.rstrip("/") if base_url else None
         self._timeout = timeout
         self.breaker = breaker
         self._retries = retries
@@ -130,7 +136,7 @@ class HianimeUpstream:
         self.requests_sent = 0
 
     @property
-    def base_url(self) -> str:
+    def base_url(self) -> str | None:
         return self._base_url
 
     def url(self, segments: Sequence[str]) -> str:
@@ -144,6 +150,9 @@ class HianimeUpstream:
     async def get(
         self, segments: Sequence[str], params: Mapping[str, str] | None = None
     ) -> UpstreamBody:
+        if self._base_url is None:
+            # Not an outage: nothing to retry and no breaker to trip.
+            raise ServiceUnavailableError(UPSTREAM_NOT_CONFIGURED)
         blocked_for = self._blocked_until - self._clock()
         if blocked_for > 0:
             raise RateLimitedError(

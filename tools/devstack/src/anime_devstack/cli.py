@@ -7,22 +7,38 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-from anime_devstack.config import StackConfig
+from anime_devstack.config import LAUNCHER_VARIABLES, StackConfig, wants_fake_hianime
 from anime_devstack.errors import DevstackError
 from anime_devstack.stack import Stack
+from anime_devstack.supervise import Supervisor
 
 log = logging.getLogger("anime_devstack")
 
 
 class _StopRequested(Exception):
-    """SIGTERM/SIGHUP, handled like Ctrl-C."""
+    """Ctrl-C, SIGTERM or SIGHUP: stop everything in order."""
+
+
+_stopping = False
+_acknowledged = False
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> None:
+    # Only the first signal interrupts; more during the orderly shutdown are
+    # acknowledged once, never raised into the middle of it (no traceback, no
+    # half-stop). `uv run` forwards the terminal's Ctrl-C too, so one press may
+    # arrive twice.
+    global _stopping, _acknowledged
+    if _stopping:
+        if not _acknowledged:
+            _acknowledged = True
+            print("still stopping...", file=sys.stderr, flush=True)
+        return
+    _stopping = True
     raise _StopRequested(signal.Signals(signum).name)
 
 
@@ -31,6 +47,16 @@ def _shown(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def upstream_notice(env: Mapping[str, str]) -> str | None:
+    """The one line saying the HiAnime routes are off, when nothing points the proxy anywhere."""
+    if env.get("HIANIME_API_URL", "").strip() or wants_fake_hianime(env):
+        return None
+    return (
+        "HiAnime routes (/api/*) are off: HIANIME_API_URL is not set, so they answer 503. "
+        "Point it at an aniwatch-api server, or set ANIME_FAKE_HIANIME=1 for the offline fake."
+    )
 
 
 def _announce(stack: Stack) -> None:
@@ -45,10 +71,24 @@ def _announce(stack: Stack) -> None:
         )
     for spec in config.services:
         print(f"  {spec.name:<8} {spec.url}", flush=True)
-    print(f"ready: {stack.gateway_url}", flush=True)
+    if stack.traefik_metrics_url:
+        print(f"  metrics  {stack.traefik_metrics_url} (Traefik); <service>/internal/metrics")
+    notice = upstream_notice(config.env)
+    if notice:
+        print(notice, flush=True)
+    print(f"ready: {stack.gateway_url} (API docs: {stack.gateway_url}/docs)", flush=True)
 
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_signals() -> None:
+    """From here on a signal only says "still stopping": the shutdown is never cut short."""
+    global _stopping
+    _stopping = True
+    for sig in _HANDLED:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _request_stop)
 
 
 def _serve(stack: Stack) -> int:
@@ -59,13 +99,15 @@ def _serve(stack: Stack) -> int:
         )
         stack.start()
         _announce(stack)
+        supervisor = Supervisor(stack, limit=stack.config.restart_limit)
         while True:
             time.sleep(1)
-            problems = stack.problems()
-            if problems:
-                log.error("the stack is broken:\n%s", "\n\n".join(problems))
+            reason = supervisor.tick()
+            if reason is not None:
+                log.error("stopping the stack: %s", reason)
                 return 1
     except (KeyboardInterrupt, _StopRequested):
+        _stop_signals()
         print("\nstopping...", file=sys.stderr, flush=True)
         return 0
     except DevstackError as exc:
@@ -74,17 +116,18 @@ def _serve(stack: Stack) -> int:
 
 
 def run(gateway_port: int | None) -> int:
+    global _stopping, _acknowledged
     stack = Stack(StackConfig.from_env(gateway_port=gateway_port))
     previous = {sig: signal.getsignal(sig) for sig in _HANDLED}
+    _stopping = _acknowledged = False
+    signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
     if previous[signal.SIGHUP] is not signal.SIG_IGN:  # under nohup, keep running
         signal.signal(signal.SIGHUP, _request_stop)
     try:
         return _serve(stack)
     finally:
-        # A second Ctrl-C must not cut the orderly shutdown short.
-        for sig in _HANDLED:
-            signal.signal(sig, signal.SIG_IGN)
+        _stop_signals()
         try:
             stack.stop()
         finally:
@@ -100,10 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run",
         help="run PostgreSQL, the services and Traefik until Ctrl-C",
         description=(
-            "Environment: GATEWAY_PORT (8080), DATABASE_URL or DB_HOST (use that database "
-            "instead of a local cluster), SECRET_KEY, ALLOWED_ORIGINS, MEDIA_ROOT, "
-            "ANIME_PG_BINARIES (auto|system|embedded), ANIME_PG_DATA, ANIME_<SERVICE>_PORT."
+            "Run PostgreSQL, the five services, the edge and Traefik until Ctrl-C. Every "
+            "service setting (README, Settings) is passed on from the environment."
         ),
+        epilog=launcher_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run_parser.add_argument("--gateway-port", type=int, help="overrides GATEWAY_PORT")
     args = parser.parse_args(argv)
@@ -115,3 +159,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DevstackError as exc:
         log.error("%s", exc)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C after everything was stopped and the handlers put back.
+        return 130
+
+
+def launcher_help() -> str:
+    width = max(len(name) for name, _, _ in LAUNCHER_VARIABLES)
+    lines = [f"  {name:<{width}}  {meaning} (default: {default})"
+             for name, default, meaning in LAUNCHER_VARIABLES]  # fmt: skip
+    return "launcher variables:\n" + "\n".join(lines)

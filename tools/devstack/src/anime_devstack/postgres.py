@@ -299,6 +299,7 @@ class LocalPostgres:
         self._password = self._load_password(existing is not None)
         self._socket_dir = self._make_socket_dir(base)
         if existing is None:
+            log.info("initializing a new PostgreSQL cluster in %s (first run only)", pgdata)
             self._initdb(pgdata)
         else:
             self._clear_leftover_server(pgdata)

@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from anime_devstack.config import ServiceSpec, StackConfig
+from anime_devstack.dbwait import external_dsn, wait_for_database
 from anime_devstack.errors import DevstackError, PortInUseError, ServiceError
 from anime_devstack.ports import LOOPBACK, is_port_free
 from anime_devstack.postgres import LocalPostgres
 from anime_devstack.proc import ManagedProcess, stop_all, tail
+from anime_devstack.readable import last_error
 from anime_devstack.traefik import TRAEFIK_GO_ENV, TraefikConfig, find_traefik, write_static_config
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,11 @@ class Stack:
     def service_url(self, name: str) -> str:
         return self._spec(name).url
 
+    @property
+    def traefik_metrics_url(self) -> str | None:
+        """Traefik's Prometheus metrics (on an entry point of their own), once it runs."""
+        return None if self._traefik is None else self._traefik.metrics_url
+
     def log_path(self, name: str) -> Path:
         return self.config.logs_dir / f"{name}.log"
 
@@ -85,16 +93,27 @@ class Stack:
         try:
             self._prepare_dirs()
             if self.database is not None:
+                log.info("starting PostgreSQL")
                 self.database.start()
                 self.database.create_database(self.config.database_name)
+            elif self.config.migrate_first:
+                wait_for_database(
+                    external_dsn(self.config.env),
+                    within=float(self.config.env.get("DB_STARTUP_TIMEOUT") or 60),
+                )
             env = self._common_env()
+            if self.config.migrate_first:
+                self.migrate(env)
             for spec in self.config.services:
                 self._processes[spec.name] = self._service_process(spec, env)
+            log.info("starting %s", ", ".join(self._specs))
             for spec in self.config.services:
                 self._processes[spec.name].start()
             self._wait_services(list(self._specs))
             if self.config.seed_demo:
+                log.info("loading the demo catalog (only into an empty one)")
                 self.seed_demo_catalog()
+            log.info("starting traefik")
             self._start_traefik(env)
         except BaseException:
             self.stop()
@@ -126,17 +145,42 @@ class Stack:
     def problems(self) -> list[str]:
         """What died on its own since start (a stopped-on-purpose part is not a problem)."""
         found = [
-            f"{name} {process.describe_exit()}; "
-            f"last lines of {process.log_path}:\n{process.log_tail()}"
+            f"{name} {self.describe_exit(name)}; "
+            f"last lines of {self.log_path(name)}:\n{self.log_tail(name)}"
+            for name in self.crashed()
+        ]
+        database = self.database_problem()
+        return found if database is None else [*found, database]
+
+    def crashed(self) -> list[str]:
+        """Processes that exited on their own (one stopped on purpose is not `started`)."""
+        return [
+            name
             for name, process in self._processes.items()
             if process.started and process.exited()
         ]
+
+    def describe_exit(self, name: str) -> str:
+        return self._processes[name].describe_exit()
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        return self._processes[name].log_tail(lines)
+
+    def database_problem(self) -> str | None:
+        """Why the local PostgreSQL is gone, if it stopped on its own."""
         database = self.database
-        if database is not None and not self._database_stopped and not database.is_running:
-            found.append(
-                f"PostgreSQL stopped; last lines of {database.log_file}:\n{tail(database.log_file)}"
-            )
-        return found
+        if database is None or self._database_stopped or database.is_running:
+            return None
+        return f"PostgreSQL stopped; last lines of {database.log_file}:\n{tail(database.log_file)}"
+
+    def migrate(self, env: dict[str, str] | None = None) -> None:
+        """`alembic upgrade head` for each service with migrations, one line each."""
+        migrate_services(
+            self.config.services,
+            root=self.config.root,
+            env=env or self._common_env(),
+            timeout=self.config.health_timeout,
+        )
 
     def seed_demo_catalog(self) -> None:
         """`python -m anime_catalog seed-demo`: the demo anime, only into an empty catalog."""
@@ -153,7 +197,7 @@ class Stack:
             check=False,
         )
         if result.returncode != 0:
-            raise ServiceError(f"catalog seed-demo failed:\n{result.stderr[-2000:]}")
+            raise ServiceError(f"catalog seed-demo failed: {last_error(result.stderr)}")
         log.info("%s", result.stdout.strip())
 
     # -- parts ----------------------------------------------------------------------
@@ -253,14 +297,14 @@ class Stack:
                 if not pending:
                     return
                 if time.monotonic() > deadline:
-                    details = "\n\n".join(
-                        f"{name}: no 200 from {url}; last lines of {self.log_path(name)}:\n"
-                        f"{self._processes[name].log_tail()}"
-                        for name, url in pending.items()
+                    details = "; ".join(
+                        f"{name}: {last_error(self._processes[name].log_tail())} "
+                        f"(log: {self.log_path(name)})"
+                        for name in pending
                     )
                     raise ServiceError(
-                        f"not healthy after {self.config.health_timeout:.0f}s: "
-                        f"{', '.join(pending)}\n\n{details}"
+                        f"not healthy after {self.config.health_timeout:.0f}s "
+                        f"(ANIME_START_TIMEOUT): {details}"
                     )
                 time.sleep(_POLL_INTERVAL)
 
@@ -268,8 +312,8 @@ class Stack:
         process = self._processes[name]
         if process.exited():
             raise ServiceError(
-                f"{name} {process.describe_exit()} before it was healthy; "
-                f"last lines of {process.log_path}:\n{process.log_tail()}"
+                f"{name} {process.describe_exit()} before it was healthy: "
+                f"{last_error(process.log_tail())} (log: {process.log_path})"
             )
 
     def _start_traefik(self, env: dict[str, str]) -> None:
@@ -302,12 +346,45 @@ class Stack:
                     self._fail_if_exited(TRAEFIK)
                     if time.monotonic() > deadline:
                         raise ServiceError(
-                            f"traefik: no 200 from {url} after {self.config.health_timeout:.0f}s; "
-                            f"last lines of {self.log_path(TRAEFIK)}:\n"
-                            f"{self._processes[TRAEFIK].log_tail()}"
+                            f"traefik: no 200 from {url} after {self.config.health_timeout:.0f}s: "
+                            f"{last_error(self._processes[TRAEFIK].log_tail())} "
+                            f"(log: {self.log_path(TRAEFIK)})"
                         )
                     time.sleep(_POLL_INTERVAL)
         log.info("traefik is ready (%s)", self.gateway_url)
+
+
+def migrate_services(
+    specs: Iterable[ServiceSpec], *, root: Path, env: dict[str, str], timeout: float
+) -> None:
+    """`alembic upgrade head` for each service that has migrations, with a line each.
+
+    They run side by side (each schema has its own advisory lock): most of each
+    is the interpreter importing SQLAlchemy, Alembic and the service's models."""
+    started = time.monotonic()
+    running: dict[str, subprocess.Popen[str]] = {}
+    for spec in specs:
+        ini = root / "services" / spec.name / "alembic.ini"
+        if ini.is_file():
+            running[spec.name] = subprocess.Popen(
+                [spec.argv[0], "-m", "alembic", "-c", str(ini), "upgrade", "head"],
+                env=env,
+                cwd=root,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+    try:
+        for name, process in running.items():
+            _, errors = process.communicate(timeout=timeout)
+            if process.returncode != 0:
+                raise ServiceError(f"migrations of {name} failed: {last_error(errors)}")
+            log.info("migrated %s (%.1fs)", name, time.monotonic() - started)
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def _client() -> httpx.Client:
