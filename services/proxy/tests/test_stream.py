@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from anime_fakes import (
     CdnStats,
@@ -111,9 +112,14 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> None:
     assert set(response.json()) == {"code", "message", "details"}
 
 
+def relayed_bytes(kind: str) -> float:
+    return REGISTRY.get_sample_value("proxy_stream_bytes_total", {"kind": kind}) or 0.0
+
+
 async def test_every_uri_of_the_master_playlist_plays_through_the_proxy(
     stream: httpx.AsyncClient, cdn: Cdn
 ) -> None:
+    before = {kind: relayed_bytes(kind) for kind in ("playlist", "segment", "key")}
     master = await stream.get(player_url(await sources(stream)))
     assert master.status_code == 200, master.text
     assert master.headers["content-type"] == "application/vnd.apple.mpegurl"
@@ -142,6 +148,12 @@ async def test_every_uri_of_the_master_playlist_plays_through_the_proxy(
     for url, content in media.items():
         path = urlsplit(url).path
         assert content == body(path, 16 if path.endswith(".key") else SEGMENT_SIZE), url
+    # The metrics saw every byte relayed, by kind, and no stream is left open.
+    streamed = sum(len(content) for url, content in media.items() if url not in keys)
+    assert relayed_bytes("segment") - before["segment"] == streamed
+    assert relayed_bytes("key") - before["key"] == 3 * 16
+    assert relayed_bytes("playlist") - before["playlist"] >= len(master.content)
+    assert REGISTRY.get_sample_value("proxy_streams_active") == 0
 
 
 async def test_range_is_passed_through(stream: httpx.AsyncClient, cdn: Cdn) -> None:

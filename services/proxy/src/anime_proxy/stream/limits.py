@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from anime_common import RateLimitedError, ServiceUnavailableError
+from anime_proxy.metrics import STREAMS_ACTIVE
 
 RETRY_AFTER = 2
 
@@ -48,10 +49,12 @@ class StreamLimits:
             )
         self._by_client[client] += 1
         self.active += 1
+        STREAMS_ACTIVE.inc()
         return StreamSlot(self, client)
 
     def _release(self, client: str) -> None:
         self.active -= 1
+        STREAMS_ACTIVE.dec()
         self._by_client[client] -= 1
         if self._by_client[client] <= 0:
             del self._by_client[client]

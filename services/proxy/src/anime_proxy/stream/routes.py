@@ -10,12 +10,14 @@ or expired link 404 (never 403: the frontend logs the user out on a 403).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anime_common import document, parse_query
+from anime_proxy.metrics import STREAM_BYTES
 from anime_proxy.state import proxy_state
 from anime_proxy.stream.playlist import is_playlist, is_vtt, looks_like_playlist_url
 from anime_proxy.stream.responses import (
@@ -28,6 +30,16 @@ from anime_proxy.stream.schemas import StreamQuery
 from anime_proxy.stream.service import first_chunk
 
 _RANGE_MAX = 200
+
+
+def _counted(kind: str, body: bytes) -> bytes:
+    STREAM_BYTES.labels(kind).inc(len(body))
+    return body
+
+
+def _is_key(url: str, content_type: str | None) -> bool:
+    # `#EXT-X-KEY` URIs: `.key` files, or a bare key served as octet-stream of 16 bytes.
+    return urlsplit(url).path.endswith(".key") or "key" in (content_type or "")
 
 
 def _range(request: Request) -> str | None:
@@ -52,7 +64,7 @@ async def m3u8_proxy(request: Request) -> Response:
         if looks_like_playlist_url(target.url):
             body = await stream.playlist(target)
             slot.release()
-            return playlist_response(body, head=head)
+            return playlist_response(_counted("playlist", body), head=head)
         opened = await stream.fetcher.open(
             target, method="HEAD" if head else "GET", range_header=_range(request)
         )
@@ -69,24 +81,24 @@ async def m3u8_proxy(request: Request) -> Response:
             body = await stream.read_whole(opened, chunks, first)
             slot.release()
             rewritten = stream.rewrite(body, opened=opened, referer=target.referer)
-            return playlist_response(rewritten, head=False)
+            return playlist_response(_counted("playlist", rewritten), head=False)
         if is_vtt(content_type, opened.url) and upstream.status_code == 200:
             # Tracks are small: read whole, so a thumbnails track's images can be proxied.
             body = await stream.read_whole(opened, chunks, first)
             slot.release()
             track = stream.rewrite_track(body, opened=opened, referer=target.referer)
-            return track_response(track, upstream)
+            return track_response(_counted("subtitle", track), upstream)
     except BaseException:
         slot.release()
         raise
 
-    stats = stream.stats
+    sent = STREAM_BYTES.labels("key" if _is_key(opened.url, content_type) else "segment")
 
     async def relayed() -> AsyncIterator[bytes]:
-        stats.bytes_streamed += len(first)
+        sent.inc(len(first))
         yield first
         async for chunk in chunks:
-            stats.bytes_streamed += len(chunk)
+            sent.inc(len(chunk))
             yield chunk
 
     return UpstreamResponse(upstream, chunks=relayed(), slot=slot)

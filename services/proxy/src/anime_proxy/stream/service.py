@@ -9,7 +9,6 @@ watching one episode costs one upstream request; everything else is streamed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -28,14 +27,6 @@ from anime_proxy.upstream import transport_error
 
 # The player wraps a proxy URL in another one when it switches subtitles; unwrap, never loop.
 _MAX_UNWRAP = 3
-
-
-@dataclass(slots=True)
-class StreamStats:
-    """Running totals, for metrics to read."""
-
-    bytes_streamed: int = 0
-    playlists_rewritten: int = 0
 
 
 def _unwrap(url: str) -> str:
@@ -97,7 +88,6 @@ class StreamService:
         self.signer = signer
         self.origins = origins
         self.limits = limits
-        self.stats = StreamStats()
         self._cache = playlist_cache
         self._playlist_ttl = playlist_ttl
         self.max_playlist_bytes = max_playlist_bytes
@@ -160,7 +150,6 @@ class StreamService:
         text = rewrite(
             body.decode("utf-8", errors="replace"), base_url=opened.url, link=self.linker(referer)
         )
-        self.stats.playlists_rewritten += 1
         return text.encode()
 
     def rewrite_track(self, body: bytes, *, opened: Opened, referer: str | None) -> bytes:
