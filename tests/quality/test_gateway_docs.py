@@ -3,7 +3,6 @@ and none of the services' /internal ones."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,12 +13,10 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from anime_common import load_settings
 from anime_devstack.asgi import serve_asgi
 from anime_edge import create_app as create_edge
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("auth", "catalog", "library", "media", "proxy")
 API_DOC = (ROOT / "docs/API.md").read_text()
 # The documentation's own pages: API.md names them, they are not API operations.
 DOCUMENTATION_PATHS = frozenset({"/openapi.json", "/docs"})
@@ -72,26 +69,12 @@ class _ByHost:
         await self._apps[host](scope, receive, send)
 
 
-def service_app(name: str) -> Starlette:
-    """The service's app as `python -m anime_<name>` builds it (no lifespan needed to
-    serve /openapi.json: it is made from the routes)."""
-    settings_module = importlib.import_module(f"anime_{name}.settings")
-    settings_class = next(
-        value
-        for attribute, value in vars(settings_module).items()
-        if attribute.endswith("Settings") and getattr(value, "SERVICE_NAME", None) == name
-    )
-    settings = load_settings(settings_class, SECRET_KEY="k" * 64, DB_HOST="127.0.0.1")
-    app: Starlette = importlib.import_module(f"anime_{name}.app").create_app(settings)
-    return app
-
-
 @pytest.fixture(scope="module")
-async def merged() -> AsyncIterator[dict[str, Any]]:
-    apps = {name: service_app(name) for name in SERVICES}
+async def merged(service_apps: dict[str, Starlette]) -> AsyncIterator[dict[str, Any]]:
+    apps = service_apps
     # The edge fetches from the services' own ASGI apps instead of over sockets.
     edge = create_edge(
-        {name: f"http://{name}" for name in SERVICES},
+        {name: f"http://{name}" for name in apps},
         transport=httpx.ASGITransport(app=_ByHost(apps)),
     )
     async with serve_asgi(edge) as client:
