@@ -129,6 +129,8 @@ def test_each_service_is_built_healthy_and_configured_from_the_environment(
     assert environment["SECRET_KEY"] == SAMPLE_ENV["SECRET_KEY"]
     assert environment["DB_HOST"] == "postgres"
     assert environment["DB_PASSWORD"] == SAMPLE_ENV["DB_PASSWORD"]
+    # Behind Traefik on the compose network: per-client limits need the forwarded address.
+    assert environment["FORWARDED_ALLOW_IPS"] == "*"
     if name in DATABASE_SERVICES:
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
     else:
