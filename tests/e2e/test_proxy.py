@@ -189,6 +189,18 @@ def test_the_frontend_journey_for_a_28_episode_anime(proxy: ProxyStack) -> None:
         assert sources.status_code == 200, sources.text
         assert sources.json()["data"]["sources"][0]["url"].endswith(".m3u8")
 
+    # The player loads the stream through the gateway (the devstack's CDN fake behind it).
+    data = sources.json()["data"]
+    master = api.get("/m3u8-proxy", params={"url": data["sources"][0]["url"],
+                                            "referer": data["headers"]["Referer"]})  # fmt: skip
+    assert master.status_code == 200, master.text
+    assert master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    variant = api.get(next(line for line in master.text.splitlines() if line.startswith("/")))
+    segment = next(line for line in variant.text.splitlines() if line.startswith("/m3u8"))
+    played = api.get(segment)
+    assert played.status_code == 200, played.text
+    assert played.content
+
 
 def test_anilist_import_of_what_the_frontend_sends(proxy: ProxyStack) -> None:
     """The frontend's AniList query selects only ids and `title.english` (often null)."""

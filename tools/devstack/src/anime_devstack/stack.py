@@ -273,6 +273,8 @@ class Stack:
             env["DATABASE_URL"] = self.database_url
         for spec in self.config.services:
             env[spec.url_env] = spec.url
+            for name, value in spec.env_defaults:
+                env.setdefault(name, value)
         return env
 
     def _service_process(self, spec: ServiceSpec, env: dict[str, str]) -> ManagedProcess:
