@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from anime_common import (
 )
 from anime_devstack.asgi import serve_asgi
 
-from .conftest import bearer, register
+from .conftest import bearer, execute, login, register
 
 pytestmark = pytest.mark.anyio
 
@@ -104,3 +105,58 @@ async def test_poller_keeps_what_it_knows_while_auth_is_down(
             assert not await poller.poll(broken)
     assert len(poller.revoked_sessions) == 1
     assert "revocations not refreshed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("closing", "reason"),
+    [
+        ("UPDATE auth.users SET is_active = false WHERE id = :id", "account_deactivated"),
+        ("DELETE FROM auth.users WHERE id = :id", "account_deleted"),
+    ],
+)
+async def test_closing_an_account_revokes_every_session_everywhere(
+    app: Starlette, settings: AuthSettings, client: httpx.AsyncClient, closing: str, reason: str
+) -> None:
+    first = await register(client)
+    second = (await login(client, first["user"]["email"])).json()
+    library = _library(settings)
+    poller: RevocationPoller = library.state.revocation_poller
+    auth_transport = httpx.ASGITransport(app=app)
+    async with (
+        serve_asgi(library) as library_client,
+        httpx.AsyncClient(transport=auth_transport, base_url="http://auth.internal") as to_auth,
+    ):
+        await poller.stop()
+        poller.start(to_auth)
+        tokens = [bearer(first["access_token"]), bearer(second["access_token"])]
+        for headers in tokens:
+            assert (await library_client.get("/favorites", headers=headers)).status_code == 200
+
+        # However the account is closed (here straight in SQL), its sessions end with it.
+        await execute(app, closing, id=first["user"]["id"])
+        assert await poller.poll(to_auth)
+        for headers in tokens:
+            assert (await library_client.get("/favorites", headers=headers)).status_code == 401
+            assert (await client.get("/auth/sessions", headers=headers)).status_code == 401
+    reasons = await execute(
+        app, "SELECT DISTINCT revoked_reason FROM auth.sessions WHERE revoked_at IS NOT NULL"
+    )
+    assert [row[0] for row in reasons] == [reason]
+    refused = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert refused.status_code == 401
+
+
+async def test_auth_refuses_a_session_it_does_not_hold(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    body = await register(client)
+    verifier = app.state.token_verifier
+    forged = verifier.issue(
+        subject=body["user"]["id"],
+        permissions=["read:profile"],
+        expires_in=300,
+        session_id=str(uuid.uuid4()),
+    )
+    response = await client.get("/auth/sessions", headers=bearer(forged))
+    assert response.status_code == 401
+    assert response.json()["code"] == "AUTH_ERROR"

@@ -259,7 +259,9 @@ async def test_a_service_token_has_no_avatar(
         files={"avatar": ("a.png", image_bytes("PNG", 8, 8), "image/png")},
         headers=bearer(token),
     )
-    assert response.status_code == 403
+    # A service token opens /internal routes only; on a public one it is no credential.
+    assert response.status_code == 401
+    assert response.json()["code"] == "AUTH_ERROR"
 
 
 async def test_user_unknown_to_auth_is_404_and_leaves_nothing(

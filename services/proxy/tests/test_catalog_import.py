@@ -99,7 +99,12 @@ async def client(
 
 @pytest.fixture
 def auth(verifier: TokenVerifier) -> dict[str, str]:
-    token = verifier.issue(subject=str(uuid.uuid4()), permissions=["read:content"], expires_in=60)
+    token = verifier.issue(
+        subject=str(uuid.uuid4()),
+        permissions=["read:content"],
+        expires_in=60,
+        session_id=str(uuid.uuid4()),
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
