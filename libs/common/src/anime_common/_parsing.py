@@ -13,9 +13,11 @@ from starlette.requests import Request
 
 from anime_common._errors import FieldError, NotFoundError, ValidationError
 
-# A HiAnime (aniwatch-api) anime id, e.g. `one-piece-100`: API.md accepts one wherever an
-# `anime_id` goes, and services match it before any upstream or catalog call.
-HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
+# A HiAnime (aniwatch-api) anime id, e.g. `one-piece-100`: a slug ending in its number,
+# the only shape aniwatch-api answers for. API.md accepts one wherever an `anime_id`
+# goes, and services match it before any upstream or catalog call, so `0` or `abc` is a
+# 404 here rather than a round trip that ends as the upstream's 400.
+HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,190}-[0-9]{1,9}$")
 # Past this, an offset only makes the database count rows nobody will page to (and a
 # 64-bit overflow is a 500): API.md documents the bound.
 MAX_OFFSET = 10_000_000
