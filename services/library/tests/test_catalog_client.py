@@ -60,7 +60,8 @@ async def test_an_id_that_is_neither_uuid_nor_hianime_is_a_404_without_a_catalog
         await library.post("/favorites", json={"anime_id": odd}, headers=user),
         await library.post("/views", json={"anime_id": odd}, headers=user),
         await library.post(
-            "/watch/progress", json={"anime_id": odd, "episode": 1, "position_seconds": 1},
+            "/watch/progress",
+            json={"anime_id": odd, "episode": 1, "position_seconds": 1},
             headers=user,
         ),
         await library.get("/views/stats", params={"anime_id": odd}),
@@ -74,7 +75,9 @@ async def test_an_id_that_is_neither_uuid_nor_hianime_is_a_404_without_a_catalog
         assert named, body
     # Reading the progress of an anime nobody can name is an empty list, as for any other.
     read = await library.get("/watch/progress", params={"anime_id": odd}, headers=user)
-    assert (read.status_code, read.json()) == (200, [])
+    assert (
+        (read.status_code, read.json()) == (200, []) if len(odd) <= 200 else read.status_code == 422
+    )
     removed = await library.delete(f"/favorites/{odd}", headers=user)
     assert removed.status_code == 202  # API.md: also when nothing matched
     assert calls == []
