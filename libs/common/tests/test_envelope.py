@@ -242,3 +242,16 @@ async def test_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> 
     assert response.status_code == 405
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
     assert response.headers["allow"] == "DELETE, GET, HEAD"
+
+
+async def test_an_overlong_query_string_is_a_414_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.get("/numbers", params={"q": "a" * 9000})
+    assert response.status_code == 414
+    assert response.json()["code"] == "UNKNOWN_ERROR"
+    assert "x-request-id" in response.headers
+
+
+async def test_an_overlong_header_block_is_a_431_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.get("/numbers", headers={"X-Big": "a" * 17000})
+    assert response.status_code == 431
+    assert response.json()["message"] == "Request Header Fields Too Large"

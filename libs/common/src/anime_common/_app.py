@@ -18,7 +18,11 @@ from anime_common._database import Database, create_engine
 from anime_common._error_handlers import EXCEPTION_HANDLERS
 from anime_common._health import health
 from anime_common._http_client import create_http_client
-from anime_common._middleware import RequestContextMiddleware, TrailingSlashMiddleware
+from anime_common._middleware import (
+    RequestContextMiddleware,
+    RequestLimitsMiddleware,
+    TrailingSlashMiddleware,
+)
 from anime_common._migrations import Migrations, StartupError, migrate, wait_for_database
 from anime_common._openapi import openapi_document
 from anime_common._responses import JSONResponse
@@ -106,7 +110,11 @@ def create_service_app(
             Route("/openapi.json", _openapi, methods=["GET"], include_in_schema=False),
             *routes,
         ],
-        middleware=[Middleware(RequestContextMiddleware), Middleware(TrailingSlashMiddleware)],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(RequestLimitsMiddleware),
+            Middleware(TrailingSlashMiddleware),
+        ],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=service_lifespan,
     )

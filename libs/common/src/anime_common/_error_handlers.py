@@ -39,8 +39,9 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
 def _allowed_methods(request: Request) -> str:
     """Every method of every route on this path: Starlette's 405 names only the first route's."""
     methods: set[str] = set()
+    path = request.scope["path"]
     for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(request.scope["path"]):
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
             methods |= route.methods
     return ", ".join(sorted(methods))
 
