@@ -108,9 +108,9 @@ def test_an_avatar_path_leaving_its_folder_serves_nothing(stack: Stack) -> None:
     assert b"root:" not in body
 
 
-def test_the_host_header_never_reaches_the_link(stack: Stack) -> None:
+def test_the_host_header_never_reaches_the_link(seeded: Stack) -> None:
     status, headers, _ = _send(
-        stack, b"GET /anime?limit=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+        seeded, b"GET /anime?limit=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
     )
     assert status == 200
     assert headers["link"].startswith("</anime?"), headers["link"]
