@@ -75,3 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="tests/fuzz: many more generated requests per operation (minutes, not seconds)",
     )
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        help="tests/fuzz: generated requests per operation and mode (overrides --deep)",
+    )

@@ -155,7 +155,9 @@ def _run_operation(
 def test_no_server_error_and_the_document_holds(
     fuzz_stack: Stack, service: str, request: pytest.FixtureRequest
 ) -> None:
-    examples = DEEP_EXAMPLES if request.config.getoption("deep") else FUZZ_EXAMPLES
+    examples = request.config.getoption("fuzz_examples") or (
+        DEEP_EXAMPLES if request.config.getoption("deep") else FUZZ_EXAMPLES
+    )
     service_token = _verifier(fuzz_stack).issue_service_token("fuzz", expires_in=3600)
     failures: list[str] = []
     for operation in _operations(fuzz_stack, service):

@@ -32,6 +32,7 @@ class Operation:
     tags: tuple[str, ...] = ()
     body_required: bool = True
     body_media_type: str = JSON_MEDIA_TYPE
+    also: tuple[int, ...] = ()
 
 
 def document(
@@ -45,11 +46,13 @@ def document(
     tags: Sequence[str] = (),
     body_required: bool = True,
     body_media_type: str = JSON_MEDIA_TYPE,
+    also: Sequence[int] = (),
 ) -> Callable[[EndpointT], EndpointT]:
     """Attach an `Operation` to an endpoint; `requires` adds the security part by itself.
 
     A JSON body adds the 400 of a body that is not JSON (parse_json); `body_media_type`
-    documents another encoding (a multipart upload) with the same model.
+    documents another encoding (a multipart upload) with the same model. `also`: other
+    success statuses with the same response (an upsert's 200 beside its 201).
     """
     operation = Operation(
         summary,
@@ -61,6 +64,7 @@ def document(
         tuple(tags),
         body_required,
         body_media_type,
+        tuple(also),
     )
 
     def decorator(endpoint: EndpointT) -> EndpointT:
@@ -139,7 +143,9 @@ def _operation_object(
         success["content"] = {
             "application/json": {"schema": components.schema_for(operation.response)}
         }
-    responses: dict[str, Any] = {str(operation.status_code): success}
+    responses: dict[str, Any] = {
+        str(status): success for status in sorted({operation.status_code, *operation.also})
+    }
     errors = set(operation.errors)
     permissions = route.endpoint.__dict__.get("required_permissions")
     if permissions is not None:

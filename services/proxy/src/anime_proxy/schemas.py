@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -45,7 +46,9 @@ def normalize_date(value: Any) -> Any:
         raise ValueError("is not a calendar date") from None
 
 
-IsoDate = Annotated[str, BeforeValidator(normalize_date)]
+# As documented: the two shapes normalize_date accepts (the calendar check is its own).
+_DATE_SCHEMA = {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})$"}
+IsoDate = Annotated[str, BeforeValidator(normalize_date), WithJsonSchema(_DATE_SCHEMA)]
 
 
 class _Query(BaseModel):
@@ -66,7 +69,7 @@ class ScheduleQuery(_Query):
 
 
 class _TextQuery(_Query):
-    q: str = Field(max_length=200)
+    q: str = Field(min_length=1, max_length=200)
 
     @field_validator("q")
     @classmethod
@@ -108,7 +111,18 @@ def _episode_id(value: Any) -> Any:
     return value
 
 
-EpisodeRef = Annotated[uuid.UUID | str, BeforeValidator(_episode_id)]
+EpisodeRef = Annotated[
+    uuid.UUID | str,
+    BeforeValidator(_episode_id),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "uuid"},
+                {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", EPISODE_ID.pattern)},
+            ]
+        }
+    ),
+]
 
 
 class ServersQuery(_Query):
@@ -183,7 +197,15 @@ class AniListList(BaseModel):
 class ImportIn(BaseModel):
     """Either the user's AniList lists, or an AniList user name to fetch them for."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["animes"], "properties": {"animes": {"type": "array"}}},
+                {"required": ["username"], "properties": {"username": {"type": "string"}}},
+            ]
+        },
+    )
 
     animes: list[AniListList] | None = None
     username: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
