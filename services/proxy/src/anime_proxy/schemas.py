@@ -17,9 +17,13 @@ from pydantic import (
     model_validator,
 )
 
+from anime_common import HIANIME_ID
+
 # HiAnime ids are slugs ending in a number (`attack-on-titan-112`): only these characters
 # ever reach an upstream URL, so no `/`, `..`, `?` or `%` can change where a request goes.
-EPISODE_ID = re.compile(r"^(?P<anime>[a-z0-9][a-z0-9-]{0,199})\?ep=(?P<ep>[0-9]{1,10})$")
+EPISODE_ID = re.compile(
+    r"^(?P<anime>" + HIANIME_ID.pattern.strip("^$") + r")\?ep=(?P<ep>[0-9]{1,10})$"
+)
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 # Search filter values are kebab words (`sub-&-dub`, `pg-13`, `r+`) or CSV of them (genres).
