@@ -6,8 +6,7 @@ import datetime
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from anime_common import PageParams
 
@@ -80,9 +79,12 @@ class CollectionPatch(BaseModel):
     """
 
     # Absent is "unchanged"; null is refused (422), so the document allows no null.
-    name: CollectionName | SkipJsonSchema[None] = None
+    name: Annotated[
+        CollectionName | None,
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100}),
+    ] = None
     description: Description = None
-    is_public: bool | SkipJsonSchema[None] = None
+    is_public: Annotated[bool | None, WithJsonSchema({"type": "boolean"})] = None
 
 
 class CollectionItemIn(BaseModel):
