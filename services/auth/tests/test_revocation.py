@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -49,10 +51,11 @@ def _library(settings: AuthSettings) -> Starlette:
     )
 
 
-async def test_another_service_refuses_a_logged_out_session(
-    app: Starlette, settings: AuthSettings, client: httpx.AsyncClient
-) -> None:
-    body = await register(client)
+@asynccontextmanager
+async def _polling_library(
+    app: Starlette, settings: AuthSettings
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, RevocationPoller]]:
+    """The other service, its client, and auth reached in-process by its poller."""
     library = _library(settings)
     poller: RevocationPoller = library.state.revocation_poller
     auth_transport = httpx.ASGITransport(app=app)
@@ -63,6 +66,14 @@ async def test_another_service_refuses_a_logged_out_session(
         # The library's own client reaches auth in-process instead of over the network.
         await poller.stop()
         poller.start(to_auth)
+        yield library_client, to_auth, poller
+
+
+async def test_another_service_refuses_a_logged_out_session(
+    app: Starlette, settings: AuthSettings, client: httpx.AsyncClient
+) -> None:
+    body = await register(client)
+    async with _polling_library(app, settings) as (library_client, to_auth, poller):
         headers = bearer(body["access_token"])
         assert (await library_client.get("/favorites", headers=headers)).status_code == 200
 
@@ -119,15 +130,7 @@ async def test_closing_an_account_revokes_every_session_everywhere(
 ) -> None:
     first = await register(client)
     second = (await login(client, first["user"]["email"])).json()
-    library = _library(settings)
-    poller: RevocationPoller = library.state.revocation_poller
-    auth_transport = httpx.ASGITransport(app=app)
-    async with (
-        serve_asgi(library) as library_client,
-        httpx.AsyncClient(transport=auth_transport, base_url="http://auth.internal") as to_auth,
-    ):
-        await poller.stop()
-        poller.start(to_auth)
+    async with _polling_library(app, settings) as (library_client, to_auth, poller):
         tokens = [bearer(first["access_token"]), bearer(second["access_token"])]
         for headers in tokens:
             assert (await library_client.get("/favorites", headers=headers)).status_code == 200
