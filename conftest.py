@@ -66,3 +66,18 @@ def service_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
         monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
 
     return apply
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deep",
+        action="store_true",
+        default=False,
+        help="tests/fuzz: many more generated requests per operation (minutes, not seconds)",
+    )
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        default=None,
+        help="tests/fuzz: generated requests per operation and mode (overrides --deep)",
+    )

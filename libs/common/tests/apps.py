@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from anime_common import (
+    INTERNAL_PERMISSION,
     CommonSettings,
     JSONResponse,
     Migrations,
@@ -72,6 +73,15 @@ async def public(request: Request) -> Response:
     return JSONResponse({"public": True})
 
 
+@requires(INTERNAL_PERMISSION)
+async def ping(request: Request) -> Response:
+    return JSONResponse({"service": current_principal(request).subject})
+
+
+async def clear_numbers(request: Request) -> Response:
+    return Response(status_code=204)
+
+
 ROUTES = [
     Route("/echo", echo, methods=["POST"]),
     Route("/numbers", numbers, methods=["GET"]),
@@ -80,6 +90,9 @@ ROUTES = [
     Route("/me", whoami, methods=["GET"]),
     Route("/catalog", write_catalog, methods=["POST"]),
     Route("/public", public, methods=["GET"]),
+    Route("/internal/ping", ping, methods=["GET"]),
+    # A second route on a path: a 405 there must name the methods of both.
+    Route("/numbers", clear_numbers, methods=["DELETE"]),
 ]
 
 

@@ -19,7 +19,7 @@ from anime_common import (
 )
 from anime_devstack.asgi import serve_asgi
 
-from .apps import build_app
+from .apps import build_app, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -87,10 +87,10 @@ async def test_unknown_path_is_a_404_envelope(client: httpx.AsyncClient) -> None
 
 
 async def test_wrong_method_is_a_405_envelope_with_allow(client: httpx.AsyncClient) -> None:
-    response = await client.delete("/numbers")
+    response = await client.delete("/echo")
     assert response.status_code == 405
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
-    assert "GET" in response.headers["allow"]
+    assert response.headers["allow"] == "POST"
 
 
 async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
@@ -153,7 +153,7 @@ async def test_list_headers_total_and_next_link(client: httpx.AsyncClient) -> No
     response = await client.get("/numbers", params={"limit": 10, "offset": 40})
     assert response.json() == list(range(40, 50))
     assert response.headers["x-total-count"] == "55"
-    assert response.headers["link"] == '<http://testserver/numbers?limit=10&offset=50>; rel="next"'
+    assert response.headers["link"] == '</numbers?limit=10&offset=50>; rel="next"'
     last = await client.get("/numbers", params={"limit": 10, "offset": 50})
     assert last.json() == list(range(50, 55))
     assert "link" not in last.headers
@@ -166,6 +166,8 @@ async def test_list_headers_total_and_next_link(client: httpx.AsyncClient) -> No
         ({"limit": 101}, "limit"),
         ({"offset": -1}, "offset"),
         ({"limit": "x"}, "limit"),
+        ({"offset": 10_000_001}, "offset"),
+        ({"offset": 9223372036854775808}, "offset"),
     ],
 )
 async def test_bad_paging_is_a_422_naming_the_field(
@@ -189,3 +191,67 @@ async def test_health_without_database_is_ok(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+async def test_next_link_never_takes_the_host_header(client: httpx.AsyncClient) -> None:
+    response = await client.get("/numbers", headers={"Host": "evil.example"})
+    assert response.headers["link"] == '</numbers?limit=20&offset=20>; rel="next"'
+    assert "evil" not in response.headers["link"]
+
+
+async def test_next_link_is_on_the_configured_public_url() -> None:
+    app = build_app(make_settings(PUBLIC_URL="https://anime.example/"))
+    async with serve_asgi(app) as client:
+        response = await client.get("/numbers", headers={"Host": "evil.example"})
+    assert response.headers["link"] == (
+        '<https://anime.example/numbers?limit=20&offset=20>; rel="next"'
+    )
+
+
+async def test_offset_at_the_bound_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.get("/numbers", params={"offset": 10_000_000})
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "a\u0000b"}, "name"),
+        ({"name": "ok", "nested": {"k\u0000": 1}}, "nested.k\u0000"),
+    ],
+)
+async def test_a_nul_in_a_body_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, body: dict[str, object], field: str
+) -> None:
+    response = await client.post("/echo", json=body)
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == field
+
+
+async def test_a_nul_in_a_list_or_query_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/numbers", params={"limit": "1\x00"})
+    assert response.status_code == 422
+    assert response.json()["details"] == [
+        {"field": "limit", "message": "must not contain a NUL character"}
+    ]
+
+
+async def test_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.put("/numbers")
+    assert response.status_code == 405
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert response.headers["allow"] == "DELETE, GET, HEAD"
+
+
+async def test_an_overlong_query_string_is_a_414_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.get("/numbers", params={"q": "a" * 9000})
+    assert response.status_code == 414
+    assert response.json()["code"] == "UNKNOWN_ERROR"
+    assert "x-request-id" in response.headers
+
+
+async def test_an_overlong_header_block_is_a_431_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.get("/numbers", headers={"X-Big": "a" * 17000})
+    assert response.status_code == 431
+    assert response.json()["message"] == "Request Header Fields Too Large"

@@ -19,14 +19,18 @@ SETTINGS = make_settings()
 VERIFIER = TokenVerifier(SETTINGS)
 KID = key_id(SECRET)
 OTHER_SECRET = "x" * 48
+SESSION_1 = "0f0e0d0c-0000-4000-8000-000000000001"
+USER_9 = "9a9a9a9a-0000-4000-8000-000000000009"
+USER_1 = "1a1a1a1a-0000-4000-8000-000000000001"
+USER_2 = "2a2a2a2a-0000-4000-8000-000000000002"
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     base: dict[str, Any] = {
         "sub": "8d1c1c3e-0000-4000-8000-000000000001",
-        "sid": "session-1",
-        "jti": "token-1",
+        "sid": SESSION_1,
+        "jti": "5b3f0a52-0000-4000-8000-00000000000a",
         "iat": now,
         "exp": now + 600,
         "iss": SETTINGS.JWT_ISSUER,
@@ -66,9 +70,11 @@ async def test_valid_token_is_accepted(client: httpx.AsyncClient) -> None:
 
 
 async def test_issued_tokens_verify(client: httpx.AsyncClient) -> None:
-    token = VERIFIER.issue(subject="user-9", permissions=["read:profile"], expires_in=60)
+    token = VERIFIER.issue(
+        subject=USER_9, permissions=["read:profile"], expires_in=60, session_id=SESSION_1
+    )
     response = await client.get("/me", headers=bearer(token))
-    assert response.json() == {"sub": "user-9"}
+    assert response.json() == {"sub": USER_9}
 
 
 def _unsigned(payload: dict[str, Any]) -> str:
@@ -97,6 +103,17 @@ def _unsigned(payload: dict[str, Any]) -> str:
         (sign(claims(iss=None)), "missing iss"),
         (sign(claims(aud=None)), "missing aud"),
         (sign(claims(permissions="write:catalog")), "permissions not a list"),
+        (sign(claims(exp=str(int(time.time()) + 600))), "exp a string"),
+        (sign(claims(iat=str(int(time.time())))), "iat a string"),
+        (sign(claims(exp=True)), "exp a boolean"),
+        (sign(claims(sub="user-9")), "sub not a UUID"),
+        (sign(claims(sub=12)), "sub not a string"),
+        (sign(claims(sid=None)), "missing sid"),
+        (sign(claims(sid="session-1")), "sid not a UUID"),
+        (sign(claims(jti="token-1")), "jti not a UUID"),
+        (sign(claims(jti=7)), "jti not a string"),
+        (sign(claims(sub="service:library", typ="service")), "a service token with a session"),
+        (sign(claims(sub="service:", typ="service", sid=None)), "a service without a name"),
         ("not.a.jwt", "garbage"),
     ],
 )
@@ -151,8 +168,21 @@ async def test_public_route_ignores_a_garbage_or_expired_token(client: httpx.Asy
         assert response.json() == {"public": True}
 
 
+async def test_a_service_token_is_refused_on_public_routes(client: httpx.AsyncClient) -> None:
+    service = bearer(VERIFIER.issue_service_token("library"))
+    refused = await client.get("/me", headers=service)
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "AUTH_ERROR"
+    assert (await client.get("/internal/ping", headers=service)).status_code == 200
+
+
+async def test_a_user_token_is_refused_on_internal_routes(client: httpx.AsyncClient) -> None:
+    response = await client.get("/internal/ping", headers=bearer(sign(claims())))
+    assert response.status_code == 403
+
+
 async def test_revoked_session_is_401() -> None:
-    revoked_sessions = {"session-1"}
+    revoked_sessions = {SESSION_1}
 
     async def is_revoked(principal: Principal) -> bool:
         return principal.session_id in revoked_sessions
@@ -162,7 +192,7 @@ async def test_revoked_session_is_401() -> None:
     )
     async with serve_asgi(app) as client:
         revoked = await client.get("/me", headers=bearer(sign(claims())))
-        other = await client.get("/me", headers=bearer(sign(claims(sid="session-2"))))
+        other = await client.get("/me", headers=bearer(sign(claims(sid=USER_2))))
     assert revoked.status_code == 401
     assert revoked.json()["message"] == "Token has been revoked"
     assert other.status_code == 200
@@ -176,7 +206,7 @@ def test_service_token_carries_internal_permission() -> None:
 
 
 def test_tokens_carry_the_newest_key_id_and_their_kind() -> None:
-    token = VERIFIER.issue(subject="user-9", permissions=[], expires_in=60, session_id="s-1")
+    token = VERIFIER.issue(subject=USER_9, permissions=[], expires_in=60, session_id=SESSION_1)
     assert jwt.get_unverified_header(token)["kid"] == KID
     assert VERIFIER.decode(token).claims["typ"] == "access"
     assert VERIFIER.decode(VERIFIER.issue_service_token("media")).claims["typ"] == "service"
@@ -189,11 +219,11 @@ def test_equal_claims_sign_to_the_same_token() -> None:
 
 def test_key_rotation_signs_with_the_new_key_and_verifies_with_both() -> None:
     rotated = TokenVerifier(make_settings(SECRET_KEY=OTHER_SECRET, PREVIOUS_SECRET_KEYS=SECRET))
-    old_token = VERIFIER.issue(subject="user-1", permissions=[], expires_in=60)
-    new_token = rotated.issue(subject="user-2", permissions=[], expires_in=60)
+    old_token = VERIFIER.issue(subject=USER_1, permissions=[], expires_in=60, session_id=SESSION_1)
+    new_token = rotated.issue(subject=USER_2, permissions=[], expires_in=60, session_id=SESSION_1)
     assert jwt.get_unverified_header(new_token)["kid"] == key_id(OTHER_SECRET)
-    assert rotated.decode(old_token).subject == "user-1"
-    assert rotated.decode(new_token).subject == "user-2"
+    assert rotated.decode(old_token).subject == USER_1
+    assert rotated.decode(new_token).subject == USER_2
     # Services not yet given the new key refuse its tokens rather than guess.
     with pytest.raises(Exception, match="Invalid token"):
         VERIFIER.decode(new_token)
@@ -218,7 +248,9 @@ def test_previous_keys_are_checked_like_the_current_one() -> None:
 
 def test_a_verified_token_is_cached_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     verifier = TokenVerifier(SETTINGS)
-    token = verifier.issue(subject="user-1", permissions=["read:profile"], expires_in=60)
+    token = verifier.issue(
+        subject=USER_1, permissions=["read:profile"], expires_in=60, session_id=SESSION_1
+    )
     first = verifier.decode(token)
     assert verifier.decode(token) is first
     later = time.time() + 60 + SETTINGS.JWT_LEEWAY_SECONDS + 1

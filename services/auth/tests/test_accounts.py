@@ -111,6 +111,24 @@ async def test_login_by_email_username_and_oauth2_form(client: httpx.AsyncClient
     assert me.json()["username"] == "TheFan"
 
 
+@pytest.mark.parametrize(
+    ("send", "field"),
+    [
+        ({"json": {"email": "\u0000", "password": "x"}}, "email"),
+        ({"json": {"email": "fan@example.com", "password": "a\u0000b"}}, "password"),
+        ({"data": {"username": "fan\x00", "password": "x"}}, "username"),
+        ({"json": {"email": "a\u0000@example.com", "password": PASSWORD}}, "email"),
+    ],
+)
+async def test_a_nul_in_credentials_is_a_422(
+    client: httpx.AsyncClient, send: dict[str, Any], field: str
+) -> None:
+    path = "/auth/register" if field == "email" and "@" in str(send) else "/auth/login"
+    response = await client.post(path, **send)
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["field"] == field
+
+
 async def test_unknown_user_wrong_password_and_inactive_are_one_401(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -22,7 +25,7 @@ from anime_common import (
 )
 from anime_devstack.asgi import serve_asgi
 
-from .conftest import bearer, register
+from .conftest import bearer, execute, login, register
 
 pytestmark = pytest.mark.anyio
 
@@ -48,10 +51,11 @@ def _library(settings: AuthSettings) -> Starlette:
     )
 
 
-async def test_another_service_refuses_a_logged_out_session(
-    app: Starlette, settings: AuthSettings, client: httpx.AsyncClient
-) -> None:
-    body = await register(client)
+@asynccontextmanager
+async def _polling_library(
+    app: Starlette, settings: AuthSettings
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, RevocationPoller]]:
+    """The other service, its client, and auth reached in-process by its poller."""
     library = _library(settings)
     poller: RevocationPoller = library.state.revocation_poller
     auth_transport = httpx.ASGITransport(app=app)
@@ -62,6 +66,14 @@ async def test_another_service_refuses_a_logged_out_session(
         # The library's own client reaches auth in-process instead of over the network.
         await poller.stop()
         poller.start(to_auth)
+        yield library_client, to_auth, poller
+
+
+async def test_another_service_refuses_a_logged_out_session(
+    app: Starlette, settings: AuthSettings, client: httpx.AsyncClient
+) -> None:
+    body = await register(client)
+    async with _polling_library(app, settings) as (library_client, to_auth, poller):
         headers = bearer(body["access_token"])
         assert (await library_client.get("/favorites", headers=headers)).status_code == 200
 
@@ -104,3 +116,50 @@ async def test_poller_keeps_what_it_knows_while_auth_is_down(
             assert not await poller.poll(broken)
     assert len(poller.revoked_sessions) == 1
     assert "revocations not refreshed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("closing", "reason"),
+    [
+        ("UPDATE auth.users SET is_active = false WHERE id = :id", "account_deactivated"),
+        ("DELETE FROM auth.users WHERE id = :id", "account_deleted"),
+    ],
+)
+async def test_closing_an_account_revokes_every_session_everywhere(
+    app: Starlette, settings: AuthSettings, client: httpx.AsyncClient, closing: str, reason: str
+) -> None:
+    first = await register(client)
+    second = (await login(client, first["user"]["email"])).json()
+    async with _polling_library(app, settings) as (library_client, to_auth, poller):
+        tokens = [bearer(first["access_token"]), bearer(second["access_token"])]
+        for headers in tokens:
+            assert (await library_client.get("/favorites", headers=headers)).status_code == 200
+
+        # However the account is closed (here straight in SQL), its sessions end with it.
+        await execute(app, closing, id=first["user"]["id"])
+        assert await poller.poll(to_auth)
+        for headers in tokens:
+            assert (await library_client.get("/favorites", headers=headers)).status_code == 401
+            assert (await client.get("/auth/sessions", headers=headers)).status_code == 401
+    reasons = await execute(
+        app, "SELECT DISTINCT revoked_reason FROM auth.sessions WHERE revoked_at IS NOT NULL"
+    )
+    assert [row[0] for row in reasons] == [reason]
+    refused = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert refused.status_code == 401
+
+
+async def test_auth_refuses_a_session_it_does_not_hold(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    body = await register(client)
+    verifier = app.state.token_verifier
+    forged = verifier.issue(
+        subject=body["user"]["id"],
+        permissions=["read:profile"],
+        expires_in=300,
+        session_id=str(uuid.uuid4()),
+    )
+    response = await client.get("/auth/sessions", headers=bearer(forged))
+    assert response.status_code == 401
+    assert response.json()["code"] == "AUTH_ERROR"

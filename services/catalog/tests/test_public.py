@@ -95,6 +95,23 @@ async def test_paging_headers_last_page_and_past_the_end(client: httpx.AsyncClie
     assert len(ids) == len(set(ids)) == 66
 
 
+@pytest.mark.parametrize(
+    ("path", "params"), [("/anime", {}), ("/releases", {}), ("/search/anime", {"q": "naruto"})]
+)
+async def test_an_offset_past_the_bound_is_a_422_naming_it(
+    client: httpx.AsyncClient, path: str, params: dict[str, str]
+) -> None:
+    response = await client.get(path, params={**params, "offset": "9223372036854775808"})
+    assert response.status_code == 422
+    assert [item["field"] for item in response.json()["details"]] == ["offset"]
+
+
+async def test_a_nul_in_a_query_parameter_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/anime", params={"genre": "\x00"})
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "genre"
+
+
 SORT_KEYS: dict[str, tuple[Any, bool]] = {
     "-created_at": (lambda item: (_ts(item["created_at"]), item["id"]), True),
     "-score": (lambda item: (item["score"] if item["score"] is not None else -1, item["id"]), True),

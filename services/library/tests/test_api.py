@@ -75,9 +75,9 @@ async def test_reads_need_a_token_and_writes_need_write_content(
     progress = {**body, "episode": 1, "progress_percent": 5}
     assert_envelope(await library.post("/watch/progress", json=progress, headers=reader), 403,
                     "PERMISSION_DENIED")  # fmt: skip
-    # A service token is valid but has no library of its own.
+    # A service token opens /internal routes only; on a public one it is no credential.
     service = {"Authorization": f"Bearer {verifier().issue_service_token('catalog')}"}
-    assert_envelope(await library.get("/favorites", headers=service), 403, "PERMISSION_DENIED")
+    assert_envelope(await library.get("/favorites", headers=service), 401, "AUTH_ERROR")
 
 
 # --- favorites -----------------------------------------------------------------------------

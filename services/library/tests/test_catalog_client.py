@@ -45,7 +45,51 @@ async def test_a_failing_import_is_a_503_and_nothing_is_queued(
     response = await library.post("/favorites", json={"anime_id": BROKEN_HIANIME_ID}, headers=user)
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    # The catalog answered; what it could not reach is named, not "the catalog".
+    assert "HiAnime" in response.json()["message"]
     assert (await library.get("/favorites", headers=user)).json() == []
+
+
+@pytest.mark.parametrize("odd", ["0", "abc", "one-piece", "-1", "A-1", "x" * 300 + "-1"])
+async def test_an_id_that_is_neither_uuid_nor_hianime_is_a_404_without_a_catalog_call(
+    library: httpx.AsyncClient, catalog: Catalog, odd: str
+) -> None:
+    user = user_token()
+    calls = catalog_calls(library)
+    answers = [
+        await library.post("/favorites", json={"anime_id": odd}, headers=user),
+        await library.post("/views", json={"anime_id": odd}, headers=user),
+        await library.post(
+            "/watch/progress",
+            json={"anime_id": odd, "episode": 1, "position_seconds": 1},
+            headers=user,
+        ),
+        await library.get("/views/stats", params={"anime_id": odd}),
+        await library.post("/collections", json={"name": "n", "anime_ids": [odd]}, headers=user),
+    ]
+    for response in answers:
+        # 404 naming the id, or (past 200 characters) the 422 of the field.
+        assert response.status_code in (404, 422), response.text
+        body = response.json()
+        named = odd in body["message"] or body["details"][0]["field"].startswith("anime_id")
+        assert named, body
+    # Reading the progress of an anime nobody can name is an empty list, as for any other.
+    read = await library.get("/watch/progress", params={"anime_id": odd}, headers=user)
+    assert (
+        (read.status_code, read.json()) == (200, []) if len(odd) <= 200 else read.status_code == 422
+    )
+    removed = await library.delete(f"/favorites/{odd}", headers=user)
+    assert removed.status_code == 202  # API.md: also when nothing matched
+    assert calls == []
+
+
+async def test_an_id_the_upstream_does_not_know_is_a_404(
+    library: httpx.AsyncClient, catalog: Catalog
+) -> None:
+    response = await library.post(
+        "/favorites", json={"anime_id": "nobody-knows-1"}, headers=user_token()
+    )
+    assert response.status_code == 404, response.text
 
 
 async def test_lookups_are_cached(library: httpx.AsyncClient, catalog: Catalog) -> None:

@@ -139,8 +139,12 @@ async def account(auth_server: AuthServer) -> Account:
 
 def token_for(subject: str | uuid.UUID, permissions: list[str], *, settings: MediaSettings) -> str:
     """A token signed like auth's, for what auth never issues (no write:profile, a service)."""
+    subject = str(subject)
     return TokenVerifier(settings).issue(
-        subject=str(subject), permissions=permissions, expires_in=300
+        subject=subject,
+        permissions=permissions,
+        expires_in=300,
+        session_id=None if subject.startswith("service:") else str(uuid.uuid4()),
     )
 
 

@@ -59,3 +59,15 @@ def decoded(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def png_with_chunk(kind: bytes, body: bytes) -> bytes:
+    """A valid 8x8 PNG with one more chunk right after IHDR (read by Image.open already)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "PNG")
+    raw = buffer.getvalue()
+    return raw[:33] + _chunk(kind, body) + raw[33:]
+
+
+# 50 MiB of zeros compressed to ~50 KB: a text or profile chunk that inflates like a bomb.
+INFLATING = zlib.compress(b"\x00" * (50 << 20), 9)

@@ -26,7 +26,16 @@ from .conftest import (
     register,
     token_for,
 )
-from .images import FORMATS, decoded, encode, image_bytes, picture, png_declaring
+from .images import (
+    FORMATS,
+    INFLATING,
+    decoded,
+    encode,
+    image_bytes,
+    picture,
+    png_declaring,
+    png_with_chunk,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -212,6 +221,42 @@ async def test_truncated_image_is_415(client: httpx.AsyncClient, account: Accoun
 
 
 @pytest.mark.parametrize(
+    "data",
+    [
+        png_with_chunk(b"zTXt", b"Comment\x00\x00" + INFLATING),
+        png_with_chunk(b"iCCP", b"icc\x00\x00" + INFLATING),
+        png_with_chunk(b"iTXt", b"Comment\x00\x01\x00\x00\x00" + INFLATING),
+    ],
+    ids=["zTXt", "iCCP", "iTXt"],
+)
+async def test_a_chunk_that_inflates_like_a_bomb_is_413(
+    client: httpx.AsyncClient, account: Account, media_root: Path, data: bytes
+) -> None:
+    response = await upload(client, account, data)
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert avatar_files(media_root) == set()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00" + b"\xff" * 40,
+        b"RIFF\xe8\x03\x00\x00WEBPVP8L\x00\x00\x00\x00\x2f" + b"garbage" * 50,
+        b"RIFF\xe8\x03\x00\x00WEBPVP8X" + b"garbage" * 50,
+    ],
+    ids=["VP8", "VP8L", "VP8X"],
+)
+async def test_a_webp_header_with_garbage_is_refused_and_nothing_stored(
+    client: httpx.AsyncClient, account: Account, media_root: Path, data: bytes
+) -> None:
+    response = await upload(client, account, data)
+    assert response.status_code in (413, 415), response.text
+    assert response.json()["code"] in ("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE")
+    assert avatar_files(media_root) == set()
+
+
+@pytest.mark.parametrize(
     ("width", "height"),
     [
         (5000, 5000),  # over AVATAR_MAX_PIXELS (24 MP), under Pillow's own limit
@@ -259,7 +304,9 @@ async def test_a_service_token_has_no_avatar(
         files={"avatar": ("a.png", image_bytes("PNG", 8, 8), "image/png")},
         headers=bearer(token),
     )
-    assert response.status_code == 403
+    # A service token opens /internal routes only; on a public one it is no credential.
+    assert response.status_code == 401
+    assert response.json()["code"] == "AUTH_ERROR"
 
 
 async def test_user_unknown_to_auth_is_404_and_leaves_nothing(

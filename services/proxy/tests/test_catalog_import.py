@@ -115,7 +115,12 @@ async def client(
 
 @pytest.fixture
 def auth(verifier: TokenVerifier) -> dict[str, str]:
-    token = verifier.issue(subject=str(uuid.uuid4()), permissions=["read:content"], expires_in=60)
+    token = verifier.issue(
+        subject=str(uuid.uuid4()),
+        permissions=["read:content"],
+        expires_in=60,
+        session_id=str(uuid.uuid4()),
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -460,3 +465,12 @@ async def test_too_many_entries_are_refused(
     async with make_proxy(CATALOG_SERVICE_URL=catalog.url, IMPORT_MAX_ENTRIES=2) as client:
         response = await client.post("/api/import/anilist", json={"animes": lists}, headers=auth)
     assert response.status_code == 422
+
+
+async def test_a_service_token_cannot_import(
+    client: httpx.AsyncClient, verifier: TokenVerifier
+) -> None:
+    service = {"Authorization": f"Bearer {verifier.issue_service_token('catalog')}"}
+    response = await client.post("/api/import/anilist", json={"username": "demo"}, headers=service)
+    assert response.status_code == 401
+    assert response.json()["code"] == "AUTH_ERROR"

@@ -56,7 +56,12 @@ async def test_unknown_and_invalid_ids_are_404(
 
 async def test_it_needs_a_service_token(proxy: httpx.AsyncClient, verifier: TokenVerifier) -> None:
     assert (await proxy.get(PATH.format("one-piece-100"))).status_code == 401
-    user = verifier.issue(subject=str(uuid.uuid4()), permissions=["read:content"], expires_in=60)
+    user = verifier.issue(
+        subject=str(uuid.uuid4()),
+        permissions=["read:content"],
+        expires_in=60,
+        session_id=str(uuid.uuid4()),
+    )
     response = await proxy.get(
         PATH.format("one-piece-100"), headers={"Authorization": f"Bearer {user}"}
     )

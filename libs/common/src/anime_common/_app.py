@@ -19,7 +19,11 @@ from anime_common._error_handlers import EXCEPTION_HANDLERS
 from anime_common._health import health
 from anime_common._http_client import create_http_client
 from anime_common._metrics import METRICS_PATH, MetricsMiddleware, metrics_endpoint
-from anime_common._middleware import RequestContextMiddleware, TrailingSlashMiddleware
+from anime_common._middleware import (
+    RequestContextMiddleware,
+    RequestLimitsMiddleware,
+    TrailingSlashMiddleware,
+)
 from anime_common._migrations import Migrations, StartupError, migrate, wait_for_database
 from anime_common._openapi import openapi_document
 from anime_common._responses import JSONResponse
@@ -112,6 +116,7 @@ def create_service_app(
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
+            Middleware(RequestLimitsMiddleware),
             Middleware(TrailingSlashMiddleware),
             # Innermost: it reads the route the router matched from the scope.
             Middleware(MetricsMiddleware, service=name),

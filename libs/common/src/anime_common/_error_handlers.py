@@ -8,6 +8,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from anime_common._database import is_database_unavailable
 from anime_common._errors import AppError, ValidationError, error_body
@@ -27,9 +28,22 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     # Starlette's details are fixed phrases, safe to show for client errors only.
     message = exc.detail if exc.status_code < 500 and isinstance(exc.detail, str) else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return JSONResponse(
-        error_body(exc.status_code, message), status_code=exc.status_code, headers=exc.headers
+        error_body(exc.status_code, message), status_code=exc.status_code, headers=headers
     )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path: Starlette's 405 names only the first route's."""
+    methods: set[str] = set()
+    path = request.scope["path"]
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def pydantic_error_handler(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 _REF_TEMPLATE = "#/components/schemas/{model}"
+JSON_MEDIA_TYPE = "application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class Operation:
     status_code: int = 200
     errors: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
+    body_required: bool = True
+    body_media_type: str = JSON_MEDIA_TYPE
+    also: tuple[int, ...] = ()
 
 
 def document(
@@ -40,9 +44,28 @@ def document(
     status_code: int = 200,
     errors: Sequence[int] = (),
     tags: Sequence[str] = (),
+    body_required: bool = True,
+    body_media_type: str = JSON_MEDIA_TYPE,
+    also: Sequence[int] = (),
 ) -> Callable[[EndpointT], EndpointT]:
-    """Attach an `Operation` to an endpoint; `requires` adds the security part by itself."""
-    operation = Operation(summary, query, body, response, status_code, tuple(errors), tuple(tags))
+    """Attach an `Operation` to an endpoint; `requires` adds the security part by itself.
+
+    A JSON body adds the 400 of a body that is not JSON (parse_json); `body_media_type`
+    documents another encoding (a multipart upload) with the same model. `also`: other
+    success statuses with the same response (an upsert's 200 beside its 201).
+    """
+    operation = Operation(
+        summary,
+        query,
+        body,
+        response,
+        status_code,
+        tuple(errors),
+        tuple(tags),
+        body_required,
+        body_media_type,
+        tuple(also),
+    )
 
     def decorator(endpoint: EndpointT) -> EndpointT:
         endpoint.__dict__["openapi_operation"] = operation
@@ -110,15 +133,19 @@ def _operation_object(
         result["tags"] = list(operation.tags)
     if operation.body is not None:
         result["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": components.schema_for(operation.body)}},
+            "required": operation.body_required,
+            "content": {
+                operation.body_media_type: {"schema": components.schema_for(operation.body)}
+            },
         }
     success: dict[str, Any] = {"description": "Success"}
     if operation.response is not None:
         success["content"] = {
             "application/json": {"schema": components.schema_for(operation.response)}
         }
-    responses: dict[str, Any] = {str(operation.status_code): success}
+    responses: dict[str, Any] = {
+        str(status): success for status in sorted({operation.status_code, *operation.also})
+    }
     errors = set(operation.errors)
     permissions = route.endpoint.__dict__.get("required_permissions")
     if permissions is not None:
@@ -127,6 +154,8 @@ def _operation_object(
         errors |= {401, 403} if permissions else {401}
     if operation.query is not None or operation.body is not None:
         errors.add(422)
+    if operation.body is not None and operation.body_media_type == JSON_MEDIA_TYPE:
+        errors.add(400)
     for status in sorted(errors):
         responses[str(status)] = _error_response(status)
     result["responses"] = responses

@@ -13,9 +13,14 @@ from starlette.requests import Request
 
 from anime_common._errors import FieldError, NotFoundError, ValidationError
 
-# A HiAnime (aniwatch-api) anime id, e.g. `one-piece-100`: API.md accepts one wherever an
-# `anime_id` goes, and services match it before any upstream or catalog call.
-HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
+# A HiAnime (aniwatch-api) anime id, e.g. `one-piece-100`: a slug ending in its number,
+# the only shape aniwatch-api answers for. API.md accepts one wherever an `anime_id`
+# goes, and services match it before any upstream or catalog call, so `0` or `abc` is a
+# 404 here rather than a round trip that ends as the upstream's 400.
+HIANIME_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,190}-[0-9]{1,9}$")
+# Past this, an offset only makes the database count rows nobody will page to (and a
+# 64-bit overflow is a 500): API.md documents the bound.
+MAX_OFFSET = 10_000_000
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -26,7 +31,7 @@ class PageParams(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 def _field_name(location: tuple[int | str, ...]) -> str:
@@ -41,8 +46,34 @@ def field_errors(exc: PydanticValidationError) -> list[FieldError]:
     ]
 
 
+def _nul_location(data: Any, location: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Where a string (or a key) holding a NUL byte is, if anywhere."""
+    if isinstance(data, str):
+        return location if "\x00" in data else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and "\x00" in key:
+                return (*location, key)
+            found = _nul_location(value, (*location, key))
+            if found is not None:
+                return found
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            found = _nul_location(value, (*location, index))
+            if found is not None:
+                return found
+    return None
+
+
 def validate(model: type[ModelT], data: Any) -> ModelT:
-    """Validate plain data into a model, raising our 422 on failure."""
+    """Validate plain data into a model, raising our 422 on failure.
+
+    A NUL byte in any string is refused here, for every body, form and query: no text
+    column of PostgreSQL can hold one, so it could only ever end as a 500.
+    """
+    nul = _nul_location(data)
+    if nul is not None:
+        raise ValidationError.for_field(_field_name(nul), "must not contain a NUL character")
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:

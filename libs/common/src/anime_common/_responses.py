@@ -58,10 +58,15 @@ def list_response(
     page: PageParams,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """A bare JSON array with `X-Total-Count` and, when there is more, `Link: rel="next"`."""
+    """A bare JSON array with `X-Total-Count` and, when there is more, `Link: rel="next"`.
+
+    The link is relative (or on `PUBLIC_URL`): built from `Host`, it would let any client
+    write its own origin into a response a shared cache keeps.
+    """
     response_headers = {"X-Total-Count": str(total), **(headers or {})}
     next_offset = page.offset + page.limit
     if next_offset < total:
-        next_url = request.url.include_query_params(limit=page.limit, offset=next_offset)
-        response_headers["Link"] = f'<{next_url}>; rel="next"'
+        query = request.url.include_query_params(limit=page.limit, offset=next_offset).query
+        public_url: str | None = getattr(request.app.state.settings, "PUBLIC_URL", None)
+        response_headers["Link"] = f'<{public_url or ""}{request.url.path}?{query}>; rel="next"'
     return JSONResponse(list(items), headers=response_headers)

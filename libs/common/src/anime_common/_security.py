@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -22,6 +23,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 _REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti", "iss", "aud", "typ")
 SERVICE_SUBJECT_PREFIX = "service:"
+SERVICE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _VERIFIED_CACHE_SIZE = 4096
 INTERNAL_PERMISSION = "internal"
 # `typ` of each token kind: a token made for one purpose is never accepted for another.
@@ -125,31 +127,7 @@ class TokenVerifier:
             raise AuthError("Token has expired") from None
         except jwt.PyJWTError:
             raise AuthError("Invalid token") from None
-        permissions = claims.get("permissions", [])
-        session_id = claims.get("sid")
-        subject = claims["sub"]
-        expected_type = (
-            SERVICE_TOKEN_TYPE
-            if isinstance(subject, str) and subject.startswith(SERVICE_SUBJECT_PREFIX)
-            else ACCESS_TOKEN_TYPE
-        )
-        if (
-            not isinstance(subject, str)
-            or not isinstance(claims["jti"], str)
-            or claims["typ"] != expected_type
-            or not isinstance(permissions, list)
-            or not all(isinstance(item, str) for item in permissions)
-            or (session_id is not None and not isinstance(session_id, str))
-        ):
-            raise AuthError("Invalid token")
-        return Principal(
-            subject=subject,
-            token_id=claims["jti"],
-            session_id=session_id,
-            permissions=frozenset(permissions),
-            expires_at=int(claims["exp"]),
-            claims=claims,
-        )
+        return _principal(claims)
 
     async def verify(self, token: str) -> Principal:
         principal = self.decode(token)
@@ -225,6 +203,58 @@ class TokenVerifier:
         )
 
 
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int to Python, never a time to us.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    """Every claim with its type, or the same 401: a signed token is still only data.
+
+    A user's access token names a user and a session by UUID; a service token names
+    a service and no session. `exp`/`iat` are numbers (PyJWT would accept "123").
+    """
+    subject = claims["sub"]
+    session_id = claims.get("sid")
+    permissions = claims.get("permissions", [])
+    if claims["typ"] == SERVICE_TOKEN_TYPE:
+        kind_ok = (
+            isinstance(subject, str)
+            and subject.startswith(SERVICE_SUBJECT_PREFIX)
+            and SERVICE_NAME.fullmatch(subject.removeprefix(SERVICE_SUBJECT_PREFIX)) is not None
+            and session_id is None
+        )
+    else:
+        kind_ok = claims["typ"] == ACCESS_TOKEN_TYPE and _is_uuid(subject) and _is_uuid(session_id)
+    if not (
+        kind_ok
+        and _is_number(claims["exp"])
+        and _is_number(claims["iat"])
+        and _is_uuid(claims["jti"])
+        and isinstance(permissions, list)
+        and all(isinstance(item, str) for item in permissions)
+    ):
+        raise AuthError("Invalid token")
+    return Principal(
+        subject=subject,
+        token_id=claims["jti"],
+        session_id=session_id,
+        permissions=frozenset(permissions),
+        expires_at=int(claims["exp"]),
+        claims=claims,
+    )
+
+
 def bearer_token(request: Request) -> str:
     """The token of an `Authorization: Bearer ...` header, or a 401."""
     header = request.headers.get("authorization")
@@ -242,9 +272,15 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-async def authenticate(request: Request) -> Principal:
-    """Verify the request's bearer token and remember the principal on the request."""
+async def authenticate(request: Request, *, service: bool = False) -> Principal:
+    """Verify the request's bearer token and remember the principal on the request.
+
+    A service token is accepted only where `service=True` (the `/internal` routes): one
+    leaked from a service's memory must not act as a user on a public route.
+    """
     principal = await _verifier(request).verify(bearer_token(request))
+    if principal.is_service and not service:
+        raise AuthError("Invalid token")
     request.state.principal = principal
     return principal
 
@@ -258,11 +294,12 @@ def current_principal(request: Request) -> Principal:
 def requires(*permissions: str) -> Callable[[Endpoint], Endpoint]:
     """Protect an endpoint: 401 without a valid token, 403 without every permission named."""
     needed = frozenset(permissions)
+    internal = INTERNAL_PERMISSION in needed
 
     def decorator(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def wrapper(request: Request) -> Response:
-            principal = await authenticate(request)
+            principal = await authenticate(request, service=internal)
             if not needed <= principal.permissions:
                 raise PermissionError()
             return await endpoint(request)

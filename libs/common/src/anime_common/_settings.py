@@ -139,6 +139,9 @@ class CommonSettings(DatabaseSettings):
     # Where the other services fetch revoked sessions from; unset = no revocation polling.
     AUTH_SERVICE_URL: str | None = None
     REVOCATION_POLL_SECONDS: float = Field(default=2.0, gt=0, le=4.0)
+    # The gateway's origin as clients see it, for absolute `Link` URLs; unset = relative
+    # references. Never taken from the request's Host, which a client chooses.
+    PUBLIC_URL: str | None = None
 
     @field_validator("ALLOWED_ORIGINS", mode="before")
     @classmethod
@@ -154,6 +157,11 @@ class CommonSettings(DatabaseSettings):
     @classmethod
     def _normalize_origins(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(normalize_origin(origin) for origin in value))
+
+    @field_validator("PUBLIC_URL")
+    @classmethod
+    def _normalize_public_url(cls, value: str | None) -> str | None:
+        return normalize_origin(value) if value else None
 
     @field_validator("ALGORITHM", mode="before")
     @classmethod

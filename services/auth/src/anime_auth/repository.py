@@ -186,8 +186,11 @@ async def touch_session(
 
 
 async def is_session_revoked(*, session: AsyncSession, session_id: uuid.UUID) -> bool:
-    revoked_at = await session.scalar(select(Session.revoked_at).where(Session.id == session_id))
-    return revoked_at is not None
+    """Revoked, or never held here: a signed token naming an unknown session is no login."""
+    row = (
+        await session.execute(select(Session.revoked_at).where(Session.id == session_id))
+    ).first()
+    return row is None or row.revoked_at is not None
 
 
 async def list_live_sessions(

@@ -87,7 +87,8 @@ def _session_id(principal: Principal) -> uuid.UUID | None:
     body=RegisterRequest,
     response=RegisteredOut,
     status_code=201,
-    errors=[409],
+    # 429: the gateway's per-address rate limit (API.md, decisions).
+    errors=[409, 429],
     tags=["auth"],
 )
 async def register(request: Request) -> Response:
@@ -153,7 +154,7 @@ async def login(request: Request) -> Response:
     "Trade a refresh token for a new pair; the old token stops working",
     body=RefreshRequest,
     response=TokensOut,
-    errors=[401],
+    errors=[401, 429],
     tags=["auth"],
 )
 async def refresh(request: Request) -> Response:
@@ -174,6 +175,7 @@ async def refresh(request: Request) -> Response:
 @document(
     "End the refresh token's session; with a Bearer token and `all`, every session",
     body=LogoutRequest,
+    body_required=False,
     status_code=204,
     errors=[401],
     tags=["auth"],

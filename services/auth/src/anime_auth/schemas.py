@@ -34,7 +34,7 @@ class _Body(BaseModel):
 
 
 class RegisterRequest(_Body):
-    email: str
+    email: str = Field(max_length=254, json_schema_extra={"format": "email"})
     password: Password
     username: Username | None = None
 

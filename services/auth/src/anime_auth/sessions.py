@@ -148,7 +148,11 @@ async def _rotated(
     )
     if live is None:
         return AuthError(INVALID_REFRESH_TOKEN)
-    user = await repository.get_user(session=session, user_id=live.user_id)
+    user = (
+        await repository.get_user(session=session, user_id=live.user_id)
+        if live.user_id is not None
+        else None
+    )
     if user is None or not user.is_active:
         # A deactivated account's session ends here, so no retry can replay this refresh.
         await repository.revoke_session(

@@ -38,6 +38,8 @@ TAGS = ("internal",)
     body=AnimeIn,
     response=AnimeOut,
     status_code=201,
+    also=[200],
+    errors=[409],
     tags=TAGS,
 )
 @requires(INTERNAL_PERMISSION)

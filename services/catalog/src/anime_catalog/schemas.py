@@ -17,6 +17,10 @@ AnimeSort = Literal["-created_at", "-score", "-year", "title"]
 
 MAX_BATCH_IDS = 500
 MIN_QUERY_LENGTH = 2
+# The columns' ranges (INTEGER, SMALLINT): past them a value is a 422 here, not a 500
+# from the database.
+MAX_INT = 2_147_483_647
+MAX_SMALLINT = 32_767
 
 
 # --- responses (documentation; the hot paths render rows straight to JSON) ---
@@ -106,7 +110,7 @@ class EpisodeListQuery(PageParams):
 
 
 class SearchQuery(PageParams):
-    q: str = Field(max_length=200)
+    q: str = Field(min_length=MIN_QUERY_LENGTH, max_length=200)
 
     @field_validator("q")
     @classmethod
@@ -123,9 +127,9 @@ class SearchQuery(PageParams):
 class EpisodeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    number: int = Field(ge=0)
+    number: int = Field(ge=0, le=MAX_INT)
     title: str | None = None
-    duration_seconds: int | None = Field(default=None, ge=0)
+    duration_seconds: int | None = Field(default=None, ge=0, le=MAX_INT)
     air_date: datetime.date | None = None
     hianime_episode_id: str | None = Field(default=None, min_length=1, max_length=200)
 
@@ -135,10 +139,10 @@ class ReleaseIn(BaseModel):
 
     title: str = Field(min_length=1, max_length=500)
     kind: AnimeKind | None = None
-    season_number: int | None = Field(default=None, ge=0)
+    season_number: int | None = Field(default=None, ge=0, le=MAX_SMALLINT)
     year: int | None = Field(default=None, ge=1900, le=2100)
     status: AnimeStatus | None = None
-    episodes_total: int | None = Field(default=None, ge=0)
+    episodes_total: int | None = Field(default=None, ge=0, le=MAX_INT)
     # None: leave the stored episodes alone; a list: upsert these numbers.
     episodes: list[EpisodeIn] | None = None
 
@@ -160,11 +164,11 @@ class AnimeIn(BaseModel):
     year: int | None = Field(default=None, ge=1900, le=2100)
     season: Season | None = None
     genres: list[str] = Field(default_factory=list, max_length=30)
-    episodes_total: int | None = Field(default=None, ge=0)
+    episodes_total: int | None = Field(default=None, ge=0, le=MAX_INT)
     poster: str | None = None
     score: float | None = Field(default=None, ge=0, le=10)
-    anilist_id: int | None = Field(default=None, ge=1)
-    mal_id: int | None = Field(default=None, ge=1)
+    anilist_id: int | None = Field(default=None, ge=1, le=MAX_INT)
+    mal_id: int | None = Field(default=None, ge=1, le=MAX_INT)
     hianime_id: str | None = Field(default=None, pattern=HIANIME_ID.pattern)
     releases: list[ReleaseIn] | None = None
 

@@ -165,7 +165,7 @@ class CatalogClient:
         else:
             found = None
         if found is None:
-            raise NotFoundError("Anime not found")
+            raise NotFoundError(f"Anime not found: {reference[:200]}")
         return found
 
     async def _one(self, anime_id: uuid.UUID) -> AnimeInfo | None:
@@ -310,4 +310,10 @@ class CatalogClient:
         if response.status_code in (200, 404):
             return response
         logger.warning("catalog %s %s answered %d", method, path, response.status_code)
+        if response.status_code in (502, 504):
+            # The catalog is up: what it could not reach is the anime source behind it.
+            raise ServiceUnavailableError(
+                "The anime source (HiAnime) is unavailable; try again soon",
+                headers={"Retry-After": "5"},
+            )
         raise ServiceUnavailableError("The catalog is unavailable; try again soon")

@@ -115,7 +115,7 @@ async def list_items(request: Request) -> Response:
 
 
 @document("Add an anime to one of the caller's collections (200 when it is there already)",
-          body=CollectionItemIn, response=CollectionItemOut, status_code=201,
+          body=CollectionItemIn, response=CollectionItemOut, status_code=201, also=[200],
           errors=[404, 503], tags=TAGS)  # fmt: skip
 @requires(WRITE)
 async def add_item(request: Request) -> Response:

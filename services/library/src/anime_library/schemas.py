@@ -6,7 +6,7 @@ import datetime
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from anime_common import PageParams
 
@@ -27,6 +27,22 @@ class FavoritesQuery(PageParams):
 
 
 class ProgressIn(BaseModel):
+    # API.md: at least one of position/percent (service.record_progress says which).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["position_seconds"],
+                    "properties": {"position_seconds": {"type": "number"}},
+                },
+                {
+                    "required": ["progress_percent"],
+                    "properties": {"progress_percent": {"type": "number"}},
+                },
+            ]
+        }
+    )
+
     anime_id: str = AnimeReference
     episode: int = Field(ge=1, le=100_000)
     position_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
@@ -67,9 +83,13 @@ class CollectionPatch(BaseModel):
     Other fields are ignored, like everywhere: a client may send back what it read.
     """
 
-    name: CollectionName | None = None
+    # Absent is "unchanged"; null is refused (422), so the document allows no null.
+    name: Annotated[
+        CollectionName | None,
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 100}),
+    ] = None
     description: Description = None
-    is_public: bool | None = None
+    is_public: Annotated[bool | None, WithJsonSchema({"type": "boolean"})] = None
 
 
 class CollectionItemIn(BaseModel):

@@ -86,6 +86,14 @@ def _not_an_image() -> UnsupportedMediaTypeError:
     return UnsupportedMediaTypeError("The file is not a JPEG, PNG, WebP or GIF image")
 
 
+def _decode_failure(exc: BaseException) -> PayloadTooLargeError | UnsupportedMediaTypeError:
+    """A decoder's error as ours: a chunk that inflates past Pillow's limits is a bomb
+    (413), anything else an image we cannot read (415)."""
+    if isinstance(exc, MemoryError) or (isinstance(exc, ValueError) and "too large" in str(exc)):
+        return PayloadTooLargeError("A part of the image is too large once decompressed")
+    return UnsupportedMediaTypeError("The image could not be decoded")
+
+
 def _has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
 
@@ -138,6 +146,10 @@ def encode_avatar(data: bytes, *, spec: AvatarSpec) -> EncodedAvatar:
         raise _not_an_image() from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(spec.max_pixels) from None
+    except (*_DECODE_ERRORS, MemoryError) as exc:
+        # Open already reads the headers and the chunks before the pixels (a PNG's text
+        # and ICC profile, a WebP's decoder set-up): those fail here, not in load().
+        raise _decode_failure(exc) from None
     with image:
         width, height = image.size
         if width < 1 or height < 1:
@@ -149,8 +161,8 @@ def encode_avatar(data: bytes, *, spec: AvatarSpec) -> EncodedAvatar:
             avatar = _square(image, spec.size)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _too_many_pixels(spec.max_pixels) from None
-        except _DECODE_ERRORS:
-            raise UnsupportedMediaTypeError("The image could not be decoded") from None
+        except (*_DECODE_ERRORS, MemoryError) as exc:
+            raise _decode_failure(exc) from None
     thumbnail_side = min(spec.thumbnail_size, avatar.width)
     thumbnail = avatar.resize(
         (thumbnail_side, thumbnail_side), Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP

@@ -24,7 +24,7 @@ from anime_media import service
 from anime_media.auth_client import AuthClient
 from anime_media.imaging import EncodedAvatar, encode_avatar
 from anime_media.kit import MediaKit
-from anime_media.schemas import UserOut
+from anime_media.schemas import AvatarUpload, UserOut
 from anime_media.serving import avatar_response
 from anime_media.storage import AvatarNames
 from anime_media.uploads import read_file_field
@@ -72,6 +72,8 @@ async def _save_files(kit: MediaKit, encoded: EncodedAvatar) -> AvatarNames:
 
 @document(
     "Replace the caller's avatar: multipart/form-data with the image in the `avatar` field",
+    body=AvatarUpload,
+    body_media_type="multipart/form-data",
     response=UserOut,
     errors=[400, 404, 413, 415, 422, 503, 504],
     tags=["users"],

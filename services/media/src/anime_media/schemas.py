@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class UserOut(BaseModel):
@@ -24,3 +24,9 @@ class UserOut(BaseModel):
     role: str
     permissions: list[str]
     created_at: datetime
+
+
+class AvatarUpload(BaseModel):
+    """`PATCH /users/me`'s multipart form, for the OpenAPI document (uploads.py reads it)."""
+
+    avatar: bytes = Field(description="A JPEG, PNG, WebP or GIF image")

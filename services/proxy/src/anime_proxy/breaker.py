@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from enum import Enum
 
-from anime_common import ServiceUnavailableError
+from anime_common import BadGatewayError
 from anime_proxy.metrics import BREAKERS
 
 logger = logging.getLogger("anime_proxy.breaker")
@@ -23,8 +23,9 @@ class BreakerState(Enum):
 class CircuitBreaker:
     """Opens after `threshold` consecutive failures; after `reset_after` one probe goes through.
 
-    While open every call is refused at once (the caller answers 503 with
-    `Retry-After`), so a dead upstream costs us nothing and is not hammered.
+    While open every call is refused at once (the caller answers 502, as API.md
+    says for an upstream that is down, with `Retry-After`), so a dead upstream
+    costs us nothing and is not hammered.
     Half-open lets exactly one request probe; its outcome closes or re-opens.
     """
 
@@ -71,9 +72,13 @@ class CircuitBreaker:
         return False
 
     def enter(self, what: str) -> None:
-        """Let a call through (`allow`), or refuse it with the 503 and its `Retry-After`."""
+        """Let a call through (`allow`), or refuse it with the 502 and its `Retry-After`.
+
+        The same status as the failures that opened the breaker: to a client the
+        upstream is down either way, and API.md answers that with 502.
+        """
         if not self.allow():
-            raise ServiceUnavailableError(
+            raise BadGatewayError(
                 f"{what} is unavailable, try again later",
                 headers={"Retry-After": str(self.retry_after())},
             )

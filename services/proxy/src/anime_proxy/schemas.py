@@ -12,13 +12,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from anime_common import HIANIME_ID
+
 # HiAnime ids are slugs ending in a number (`attack-on-titan-112`): only these characters
 # ever reach an upstream URL, so no `/`, `..`, `?` or `%` can change where a request goes.
-EPISODE_ID = re.compile(r"^(?P<anime>[a-z0-9][a-z0-9-]{0,199})\?ep=(?P<ep>[0-9]{1,10})$")
+EPISODE_ID = re.compile(
+    r"^(?P<anime>" + HIANIME_ID.pattern.strip("^$") + r")\?ep=(?P<ep>[0-9]{1,10})$"
+)
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 # Search filter values are kebab words (`sub-&-dub`, `pg-13`, `r+`) or CSV of them (genres).
@@ -45,7 +50,9 @@ def normalize_date(value: Any) -> Any:
         raise ValueError("is not a calendar date") from None
 
 
-IsoDate = Annotated[str, BeforeValidator(normalize_date)]
+# As documented: the two shapes normalize_date accepts (the calendar check is its own).
+_DATE_SCHEMA = {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})$"}
+IsoDate = Annotated[str, BeforeValidator(normalize_date), WithJsonSchema(_DATE_SCHEMA)]
 
 
 class _Query(BaseModel):
@@ -66,7 +73,7 @@ class ScheduleQuery(_Query):
 
 
 class _TextQuery(_Query):
-    q: str = Field(max_length=200)
+    q: str = Field(min_length=1, max_length=200)
 
     @field_validator("q")
     @classmethod
@@ -108,7 +115,18 @@ def _episode_id(value: Any) -> Any:
     return value
 
 
-EpisodeRef = Annotated[uuid.UUID | str, BeforeValidator(_episode_id)]
+EpisodeRef = Annotated[
+    uuid.UUID | str,
+    BeforeValidator(_episode_id),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "uuid"},
+                {"type": "string", "pattern": re.sub(r"\?P<\w+>", "", EPISODE_ID.pattern)},
+            ]
+        }
+    ),
+]
 
 
 class ServersQuery(_Query):
@@ -183,7 +201,15 @@ class AniListList(BaseModel):
 class ImportIn(BaseModel):
     """Either the user's AniList lists, or an AniList user name to fetch them for."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["animes"], "properties": {"animes": {"type": "array"}}},
+                {"required": ["username"], "properties": {"username": {"type": "string"}}},
+            ]
+        },
+    )
 
     animes: list[AniListList] | None = None
     username: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
