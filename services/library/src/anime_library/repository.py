@@ -142,14 +142,20 @@ async def upsert_progress(*, session: AsyncSession, rows: Sequence[ProgressRow])
 # --- reads ----------------------------------------------------------------------------
 
 
-async def favorite_by_pair(
-    *, connection: asyncpg.Connection, user_id: uuid.UUID, anime_id: uuid.UUID
+async def favorite_to_keep(
+    *, connection: asyncpg.Connection, user_id: uuid.UUID, anime_id: uuid.UUID, removal_key: str
 ) -> FavoriteRow | None:
-    """The stored favorite of a pair, on a plain asyncpg connection (a hot path: every add)."""
+    """The stored favorite of a pair, unless its removal (job `removal_key`) is still open.
+
+    One round trip on a plain asyncpg connection (a hot path: every add).
+    """
     row = await connection.fetchrow(
-        "SELECT id, created_at FROM library.favorites WHERE user_id = $1 AND anime_id = $2",
+        "SELECT id, created_at FROM library.favorites f WHERE user_id = $1 AND anime_id = $2"
+        " AND NOT EXISTS (SELECT 1 FROM library.jobs WHERE key = $3"
+        " AND status IN ('queued', 'running'))",
         user_id,
         anime_id,
+        removal_key,
     )
     if row is None:
         return None
@@ -159,9 +165,14 @@ async def favorite_by_pair(
 async def favorite_anime_id(
     *, connection: asyncpg.Connection, user_id: uuid.UUID, favorite_id: uuid.UUID
 ) -> uuid.UUID | None:
-    """The anime of one of the user's favorites, by the favorite's id."""
+    """The anime of one of the user's favorites by its id: stored, or still to be added."""
     value = await connection.fetchval(
-        "SELECT anime_id FROM library.favorites WHERE id = $1 AND user_id = $2",
+        "SELECT anime_id FROM library.favorites WHERE id = $1 AND user_id = $2"
+        " UNION ALL"
+        " SELECT (payload->>'anime_id')::uuid FROM library.jobs"
+        " WHERE owner = $2 AND kind = 'favorite-add' AND status IN ('queued', 'running')"
+        " AND payload->>'id' = $1::text"
+        " LIMIT 1",
         favorite_id,
         user_id,
     )
