@@ -227,6 +227,7 @@ class _Submit:
 
     job: NewJob
     kind: JobKind
+    payload: Any  # `job.payload` before it was JSON
     waiters: list[asyncio.Future[Job]] = field(default_factory=list)
 
 
@@ -309,10 +310,10 @@ class JobRunner:
         )
         pending = self._group.get(key)
         if pending is None:
-            pending = self._group[key] = _Submit(job=new, kind=kind)
+            pending = self._group[key] = _Submit(job=new, kind=kind, payload=work.payload)
         elif replace:
             # The same key twice in one group: one row, the newest payload.
-            pending.job = new
+            pending.job, pending.payload = new, work.payload
         future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
         pending.waiters.append(future)
         if len(self._group) >= self._group_max:
@@ -354,10 +355,19 @@ class JobRunner:
         for key, pending in group.items():
             row = by_key.get(key)
             if row is None:
-                full = unavailable("Too many pending changes; retry shortly")
-                _settle(pending.waiters, error=full)
+                _settle(
+                    pending.waiters, error=unavailable("Too many pending changes; retry shortly")
+                )
+                continue
+            try:
+                # A new job writes what was submitted; an open one what it holds.
+                fresh = row.id == pending.job.id
+                job = _job(row, pending.payload if fresh else pending.kind.load(row.payload))
+            except Exception as exc:  # a payload it cannot read: its worker will fail it
+                logger.exception("job %s: payload not readable", key)
+                _settle(pending.waiters, error=exc)
             else:
-                _settle(pending.waiters, job=_job(row, pending.kind.load(row.payload)))
+                _settle(pending.waiters, job=job)
         if rows:
             self._wake()  # this process's workers need not wait for the notification
 
