@@ -139,7 +139,7 @@ async def finished(runner: JobRunner, *jobs: Job) -> list[Job]:
 
 async def wait_until(database: Database, sql: str, expected: Any) -> None:
     async with asyncio.timeout(20):
-        while (await rows(database, sql)) != expected:
+        while (await rows(database, sql)) != expected:  # noqa: ASYNC110 - polls the database
             await asyncio.sleep(0.02)
 
 
@@ -151,8 +151,8 @@ async def test_a_job_is_committed_before_submit_returns_and_then_succeeds(
             "favorite:add:x", Work(service.write_favorites, favorite()), owner=USER
         )
         # Durable before the 202: another connection already sees it.
-        stored = await rows(database, f"SELECT key, owner FROM library.jobs WHERE id = '{job.id}'")
-        assert stored == [("favorite:add:x", USER)]
+        stored = await rows(database, "SELECT id, key, owner FROM library.jobs")
+        assert stored == [(job.id, "favorite:add:x", USER)]
         assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
         (done,) = await finished(runner, job)
         shape = done.to_dict()
@@ -450,9 +450,7 @@ async def test_a_job_whose_worker_died_runs_again_and_lands_once(
     async with runner_for(database, database_url, lease=5) as runner:
         (done,) = await finished(runner, job)
     assert done.status is JobStatus.SUCCEEDED
-    assert await rows(database, f"SELECT attempts FROM library.jobs WHERE id = '{job.id}'") == [
-        (2,)
-    ]
+    assert await rows(database, "SELECT id, attempts FROM library.jobs") == [(job.id, 2)]
     # The handler is an idempotent upsert: the second run left one row, unchanged.
     assert await rows(database, "SELECT position_seconds FROM library.watch_progress") == [(33,)]
 
