@@ -47,6 +47,7 @@ import secrets
 import socket
 import typing
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -120,23 +121,39 @@ class JobKind:
 
 
 def _from_json(cls: type, data: dict[str, Any]) -> Any:
+    return cls(**{name: convert(data[name]) for name, convert in _converters(cls)})
+
+
+@functools.cache
+def _converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Each field of a payload dataclass and what makes its JSON value a Python one again.
+
+    Worked out once per class: type hints cost far more than the job (bench/library).
+    """
     hints = typing.get_type_hints(cls)
-    return cls(**{f.name: _convert(hints[f.name], data[f.name]) for f in dataclasses.fields(cls)})
+    return tuple((item.name, _converter(hints[item.name])) for item in dataclasses.fields(cls))
 
 
-def _convert(annotation: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    if annotation is uuid.UUID:
-        return uuid.UUID(value)
-    if annotation is datetime.datetime:
-        return datetime.datetime.fromisoformat(value)
-    if annotation is float:
-        return float(value)
-    for option in typing.get_args(annotation):  # X | None
-        if option is not type(None):
-            return _convert(option, value)
+def _converter(annotation: Any) -> Callable[[Any], Any]:
+    options = [option for option in typing.get_args(annotation) if option is not type(None)]
+    target = options[0] if options else annotation  # X | None reads as X
+    parsers: dict[Any, Callable[[Any], Any]] = {
+        uuid.UUID: uuid.UUID,
+        datetime.datetime: datetime.datetime.fromisoformat,
+        float: float,
+    }
+    parse = parsers.get(target)
+    if parse is None:
+        return _same
+    return functools.partial(_or_none, parse)
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+def _or_none(parse: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else parse(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +294,7 @@ class JobRunner:
         self._timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Task[None]] = set()
         self._wakeups = [asyncio.Event() for _ in range(workers)]
+        self._idle_workers: deque[int] = deque()  # waiting for a notification, oldest first
         self._worker_tasks: list[asyncio.Task[None]] = []
         self._background: list[asyncio.Task[None]] = []
         self._in_hand: dict[int, list[uuid.UUID]] = {}
@@ -368,8 +386,6 @@ class JobRunner:
                 _settle(pending.waiters, error=exc)
             else:
                 _settle(pending.waiters, job=job)
-        if rows:
-            self._wake()  # this process's workers need not wait for the notification
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -399,13 +415,31 @@ class JobRunner:
         ]
 
     def _wake(self, *_: object) -> None:
+        """Wake one idle worker (a notification's callback): it takes what is due.
+
+        One, not all: the others' claims would find nothing and cost a round trip
+        each. A worker whose claim comes back full wakes the next.
+        """
+        while self._idle_workers:
+            wakeup = self._wakeups[self._idle_workers.popleft()]
+            if not wakeup.is_set():
+                wakeup.set()
+                return
+
+    def _wake_all(self) -> None:
+        self._idle_workers.clear()
         for wakeup in self._wakeups:
             wakeup.set()
 
     async def _idle(self, index: int, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._wakeups[index].wait()
+        self._idle_workers.append(index)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._wakeups[index].wait()
+        finally:
+            with contextlib.suppress(ValueError):
+                self._idle_workers.remove(index)
 
     async def _work(self, index: int) -> None:
         worker = f"{self.name}:{index}"
@@ -432,6 +466,8 @@ class JobRunner:
             if not batch:
                 await self._idle(index, self._poll)
                 continue
+            if len(batch) == self._batch_size:
+                self._wake()  # there may be more: another worker takes the next batch
             self._in_hand[index] = [job.id for job in batch]
             renewal = asyncio.create_task(self._renew(worker, self._in_hand[index]))
             try:
@@ -505,9 +541,8 @@ class JobRunner:
                     await asyncio.sleep(delay)
                     continue
                 return exc
+            # A follow-up queued again (`again`) is claimed by this worker's next turn.
             self.committed += len(jobs) - again
-            if again:
-                self._wake()  # a follow-up payload is queued
             return None
 
     async def _settle_failure(
@@ -555,7 +590,7 @@ class JobRunner:
             connection.add_termination_listener(functools.partial(_set_event, lost))
             try:
                 await connection.add_listener(repository.CHANNEL, self._wake)
-                self._wake()  # whatever was notified while nobody listened
+                self._wake_all()  # whatever was notified while nobody listened
                 stop = asyncio.ensure_future(self._stop.wait())
                 dropped = asyncio.ensure_future(lost.wait())
                 await asyncio.wait({stop, dropped}, return_when=asyncio.FIRST_COMPLETED)
@@ -622,7 +657,7 @@ class JobRunner:
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         self._stop.set()
-        self._wake()
+        self._wake_all()
         abandoned: list[tuple[int, list[uuid.UUID]]] = []
         if self._worker_tasks:
             _, late = await asyncio.wait(self._worker_tasks, timeout=grace)
