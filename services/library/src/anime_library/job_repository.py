@@ -70,7 +70,7 @@ class QueueCounts:
     lag_seconds: float
 
 
-def _job(row: asyncpg.Record) -> JobRow:
+def job_row(row: asyncpg.Record) -> JobRow:
     return JobRow(
         id=as_uuid(row["id"]),
         key=row["key"],
@@ -130,7 +130,7 @@ async def submit(
         max_open,
         [job.key for job in jobs if job.replace],
     )
-    return [_job(row) for row in rows]
+    return [job_row(row) for row in rows]
 
 
 async def job_by_id(*, connection: asyncpg.Connection, job_id: uuid.UUID) -> JobRow | None:
@@ -138,7 +138,7 @@ async def job_by_id(*, connection: asyncpg.Connection, job_id: uuid.UUID) -> Job
         f"SELECT {_COLUMNS} FROM library.jobs WHERE id = $1",  # noqa: S608 - fixed columns
         job_id,
     )
-    return _job(row) if row is not None else None
+    return job_row(row) if row is not None else None
 
 
 # Due queued jobs, oldest first, skipping rows another worker is claiming, and

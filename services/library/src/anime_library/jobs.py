@@ -186,7 +186,7 @@ class Job:
         }
 
 
-def _job(row: JobRow, payload: Any = None) -> Job:
+def job_from_row(row: JobRow, payload: Any = None) -> Job:
     return Job(
         id=row.id,
         key=row.key,
@@ -380,7 +380,9 @@ class JobRunner:
             try:
                 # A new job writes what was submitted; an open one what it holds.
                 fresh = row.id == pending.job.id
-                job = _job(row, pending.payload if fresh else pending.kind.load(row.payload))
+                job = job_from_row(
+                    row, pending.payload if fresh else pending.kind.load(row.payload)
+                )
             except Exception as exc:  # a payload it cannot read: its worker will fail it
                 logger.exception("job %s: payload not readable", key)
                 _settle(pending.waiters, error=exc)
@@ -392,7 +394,7 @@ class JobRunner:
     async def get(self, job_id: uuid.UUID) -> Job | None:
         async with self._pool.acquire() as connection:
             row = await repository.job_by_id(connection=connection, job_id=job_id)
-        return _job(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
 
     async def counts(self) -> QueueCounts:
         """Queue depth, running and failed jobs and lag, over every replica (for metrics)."""

@@ -29,7 +29,7 @@ from anime_common import (
 )
 from anime_library import repository
 from anime_library.catalog_client import AnimeInfo, CatalogClient
-from anime_library.jobs import Job, JobRunner, Work
+from anime_library.jobs import Job, JobRunner, JobStatus, Work, job_from_row
 from anime_library.repository import FavoriteRow, ProgressRow
 from anime_library.schemas import ProgressIn
 
@@ -134,17 +134,22 @@ async def add_favorite(
         anime_id=anime.id,
         created_at=utc_now(),
     )
+    key = f"favorite:add:{user_id}:{anime.id}"
     async with state.reader.acquire() as connection:
         # A stored favorite whose removal is still open is about to go: a new add,
         # run after the removal (their lane), writes it again.
-        stored = await repository.favorite_to_keep(
+        stored, added = await repository.favorite_to_keep(
             connection=connection,
             user_id=user_id,
             anime_id=anime.id,
+            add_key=key,
             removal_key=f"favorite:remove:{user_id}:{anime.id}",
         )
+    if stored is not None and added is not None and added.status != JobStatus.FAILED:
+        # Written (or being written) by that job: it is the answer, from any replica.
+        return stored, job_from_row(added)
     job = await state.runner.submit(
-        f"favorite:add:{user_id}:{anime.id}",
+        key,
         Work(write_favorites, stored or row, lane=_favorite_lane(user_id, anime.id)),
         owner=user_id,
     )

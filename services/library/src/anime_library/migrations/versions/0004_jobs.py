@@ -56,6 +56,13 @@ def upgrade() -> None:
         "uq_jobs_open_key", "jobs", ["key"], unique=True, schema="library", postgresql_where=OPEN
     )
     op.create_index(
+        "ix_jobs_favorite_add_key",
+        "jobs",
+        ["key", "created_at"],
+        schema="library",
+        postgresql_where=sa.text("kind = 'favorite-add'"),
+    )
+    op.create_index(
         "ix_jobs_queued_run_after",
         "jobs",
         ["run_after"],
@@ -108,6 +115,7 @@ def downgrade() -> None:
         "ix_jobs_open_lane",
         "ix_jobs_running_lease",
         "ix_jobs_queued_run_after",
+        "ix_jobs_favorite_add_key",
         "uq_jobs_open_key",
     ):
         op.drop_index(name, table_name="jobs", schema="library")
