@@ -575,3 +575,56 @@ def test_transient_errors_and_error_texts() -> None:
     assert describe_error(ValidationError("Invalid watch progress")) == "Invalid watch progress"
     assert describe_error(KeyError()) == "KeyError"
     assert len(describe_error(ValueError("x" * 1000))) == 300
+
+
+async def test_a_lease_is_renewed_while_its_job_runs(database: Database, database_url: str) -> None:
+    gate = Gate(closed=True)
+    kind = JobKind("gate", gate, ProgressRow)
+    async with runner_for(database, database_url, extra=[kind], lease=0.3) as runner:
+        job = await runner.submit("watch-progress:long", Work(gate, progress(1)))
+        await gate.entered.wait()
+        await asyncio.sleep(1.0)  # three leases long: renewed, never taken back
+        gate.opened.set()
+        (done,) = await finished(runner, job)
+    assert done.status is JobStatus.SUCCEEDED
+    assert len(gate.calls) == 1
+    assert await rows(database, "SELECT attempts FROM library.jobs") == [(1,)]
+
+
+async def test_a_job_of_a_kind_nobody_knows_fails_with_that_error(
+    database: Database, database_url: str
+) -> None:
+    connection = await asyncpg.connect(plain(database_url))
+    try:
+        (row,) = await job_repository.submit(
+            connection=connection,
+            jobs=[
+                job_repository.NewJob(
+                    id=uuid.uuid4(), key="k", kind="retired", owner=None, lane=None,
+                    payload="null", replace=False,
+                )
+            ],
+            max_open=10,
+        )  # fmt: skip
+    finally:
+        await connection.close()
+    async with runner_for(database, database_url) as runner:
+        (done,) = await finished(
+            runner, Job(row.id, "k", JobStatus.QUEUED, None, row.created_at, None)
+        )
+    assert (done.status, done.error) == (JobStatus.FAILED, "LookupError: unknown kind retired")
+
+
+async def test_workers_outlive_a_database_they_cannot_reach(
+    database: Database, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    nowhere = database_url.rsplit("@", 1)[0] + f"@127.0.0.1:{free_port()}/nowhere"
+    pool = await create_read_pool(library_settings(nowhere), application_name="test-jobs")
+    runner = make_runner(database, database_url, pool, poll_interval=0.05)
+    with caplog.at_level(logging.WARNING, logger="anime_library.jobs"):
+        runner.start()
+        await asyncio.sleep(0.3)
+        assert await runner.shutdown(grace=1) == 0
+        await runner.close()
+    assert "cannot claim" in caplog.text
+    assert "job upkeep skipped" in caplog.text
