@@ -605,6 +605,7 @@ async def test_a_job_of_a_kind_nobody_knows_fails_with_that_error(
                 )
             ],
             max_open=10,
+            timeout=5,
         )  # fmt: skip
     finally:
         await connection.close()

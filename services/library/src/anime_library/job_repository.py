@@ -113,11 +113,15 @@ RETURNING id, key, status, error, created_at, finished_at, owner, payload
 
 
 async def submit(
-    *, connection: asyncpg.Connection, jobs: Sequence[NewJob], max_open: int
+    *,
+    connection: asyncpg.Connection,
+    jobs: Sequence[NewJob],
+    max_open: int,
+    timeout: float,  # noqa: ASYNC109 - asyncpg cancels the query itself
 ) -> list[JobRow]:
     """The job of each key (new or already open); none at all when the queue is full.
 
-    Keys must be distinct within one call.
+    Keys must be distinct within one call. Past `timeout` seconds: `TimeoutError`.
     """
     rows = await connection.fetch(
         _SUBMIT,
@@ -129,6 +133,7 @@ async def submit(
         [job.payload for job in jobs],
         max_open,
         [job.key for job in jobs if job.replace],
+        timeout=timeout,
     )
     return [job_row(row) for row in rows]
 

@@ -353,11 +353,14 @@ class JobRunner:
 
     async def _write(self, group: dict[str, _Submit]) -> None:
         try:
-            async with asyncio.timeout(self._submit_timeout), self._pool.acquire() as connection:
+            # asyncpg's own timeout, not a cancellation: a query cancelled under it
+            # would go back to the pool still busy.
+            async with self._pool.acquire() as connection:
                 rows = await repository.submit(
                     connection=connection,
                     jobs=[pending.job for pending in group.values()],
                     max_open=self._max_open,
+                    timeout=self._submit_timeout,
                 )
         except Exception as exc:
             if is_database_unavailable(exc) or isinstance(exc, TimeoutError):
@@ -434,7 +437,7 @@ class JobRunner:
             wakeup.set()
 
     async def _idle(self, index: int, seconds: float) -> None:
-        self._idle_workers.append(index)
+        """Wait for a notification (or `seconds`); the worker is on the idle list already."""
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
@@ -448,6 +451,8 @@ class JobRunner:
         failures = 0
         while not self._stop.is_set():
             self._wakeups[index].clear()
+            # Idle from before the claim: a notification during it wakes the next wait.
+            self._idle_workers.append(index)
             try:
                 async with self._pool.acquire() as connection:
                     batch = await repository.claim(
@@ -468,19 +473,28 @@ class JobRunner:
             if not batch:
                 await self._idle(index, self._poll)
                 continue
+            with contextlib.suppress(ValueError):
+                self._idle_workers.remove(index)
             if len(batch) == self._batch_size:
                 self._wake()  # there may be more: another worker takes the next batch
             self._in_hand[index] = [job.id for job in batch]
-            renewal = asyncio.create_task(self._renew(worker, self._in_hand[index]))
+            done = asyncio.Event()
+            renewal = asyncio.create_task(self._renew(worker, self._in_hand[index], done))
             try:
                 await self._run_batch(worker, batch)
             finally:
-                renewal.cancel()
+                # Stopped between renewals, never cancelled inside a query (see _write).
+                done.set()
+                await renewal
                 del self._in_hand[index]
 
-    async def _renew(self, worker: str, ids: list[uuid.UUID]) -> None:
+    async def _renew(self, worker: str, ids: list[uuid.UUID], done: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(self._lease / 3)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._lease / 3):
+                    await done.wait()
+            if done.is_set():
+                return
             try:
                 async with self._pool.acquire() as connection:
                     await repository.renew_leases(
