@@ -85,11 +85,7 @@ def job_row(row: asyncpg.Record) -> JobRow:
 
 _COLUMNS = "id, key, status, error, created_at, finished_at, owner, payload"
 
-# One statement for a whole group of submits. Nothing is written when the open
-# jobs plus the new keys would pass `$9` (the 503 of a full queue). A conflict
-# on an open key answers the existing job; for keys in `$8` the newest payload
-# replaces a queued job's, or becomes a running job's one follow-up.
-_SUBMIT = """
+_SUBMITTED = """
 WITH submitted AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
                          $6::jsonb[]) AS s(id, key, kind, owner, lane, payload)
@@ -99,17 +95,52 @@ WITH submitted AS (
                SELECT 1 FROM library.jobs j
                WHERE j.key = s.key AND j.status IN ('queued', 'running')))
          <= $7 AS ok
-)
+)"""
+
+# One statement for a group of submits whose newest payload wins (watch progress,
+# views). Nothing is written when the open jobs plus the new keys would pass $7
+# (the 503 of a full queue). A conflict on an open key answers the existing job,
+# its queued payload replaced, or, while it runs, the new one its follow-up.
+_SUBMIT_REPLACING = (
+    _SUBMITTED  # noqa: S608 - constant text; values are parameters
+    + """
 INSERT INTO library.jobs AS j (id, key, kind, owner, lane, payload, run_after, created_at)
 SELECT id, key, kind, owner, lane, payload, clock_timestamp(), clock_timestamp()
 FROM submitted WHERE (SELECT ok FROM room)
 ON CONFLICT (key) WHERE status IN ('queued', 'running') DO UPDATE SET
-    payload = CASE WHEN excluded.key = ANY($8::text[]) AND j.status = 'queued'
-                   THEN excluded.payload ELSE j.payload END,
-    follow_up = CASE WHEN excluded.key = ANY($8::text[]) AND j.status = 'running'
-                     THEN excluded.payload ELSE j.follow_up END
-RETURNING id, key, status, error, created_at, finished_at, owner, payload
+    payload = CASE WHEN j.status = 'queued' THEN excluded.payload ELSE j.payload END,
+    follow_up = CASE WHEN j.status = 'running' THEN excluded.payload ELSE j.follow_up END
+RETURNING true AS room_ok, id, key, status, error, created_at, finished_at, owner, payload
 """
+)
+
+# The same for jobs whose first payload stands (favorites): an open job is read,
+# not updated, so a submit never locks a row a worker is finishing (a lock
+# taken there, in another order than the worker's, can deadlock). The first
+# row says whether there was room.
+_SUBMIT_KEEPING = (
+    _SUBMITTED  # noqa: S608 - constant text; values are parameters
+    + """, written AS (
+    INSERT INTO library.jobs AS j (id, key, kind, owner, lane, payload, run_after, created_at)
+    SELECT id, key, kind, owner, lane, payload, clock_timestamp(), clock_timestamp()
+    FROM submitted WHERE (SELECT ok FROM room)
+    ON CONFLICT (key) WHERE status IN ('queued', 'running') DO NOTHING
+    RETURNING id, key, status, error, created_at, finished_at, owner, payload
+)
+SELECT r.ok AS room_ok, found.* FROM room r LEFT JOIN (
+    SELECT * FROM written
+    UNION ALL
+    SELECT j.id, j.key, j.status, j.error, j.created_at, j.finished_at, j.owner, j.payload
+    FROM library.jobs j JOIN submitted s ON s.key = j.key
+    WHERE j.status IN ('queued', 'running') AND (SELECT ok FROM room)
+) AS found ON true
+"""
+)
+
+_OPEN_BY_KEYS = (
+    "SELECT id, key, status, error, created_at, finished_at, owner, payload"
+    " FROM library.jobs WHERE key = ANY($1::text[]) AND status IN ('queued', 'running')"
+)
 
 
 async def submit(
@@ -119,23 +150,37 @@ async def submit(
     max_open: int,
     timeout: float,  # noqa: ASYNC109 - asyncpg cancels the query itself
 ) -> list[JobRow]:
-    """The job of each key (new or already open); none at all when the queue is full.
+    """The job of each key (new or already open); none for a part refused as full.
 
     Keys must be distinct within one call. Past `timeout` seconds: `TimeoutError`.
     """
-    rows = await connection.fetch(
-        _SUBMIT,
-        [job.id for job in jobs],
-        [job.key for job in jobs],
-        [job.kind for job in jobs],
-        [job.owner for job in jobs],
-        [job.lane for job in jobs],
-        [job.payload for job in jobs],
-        max_open,
-        [job.key for job in jobs if job.replace],
-        timeout=timeout,
-    )
-    return [job_row(row) for row in rows]
+    found: list[JobRow] = []
+    for replace in (True, False):
+        part = [job for job in jobs if job.replace is replace]
+        if not part:
+            continue
+        rows = await connection.fetch(
+            _SUBMIT_REPLACING if replace else _SUBMIT_KEEPING,
+            [job.id for job in part],
+            [job.key for job in part],
+            [job.kind for job in part],
+            [job.owner for job in part],
+            [job.lane for job in part],
+            [job.payload for job in part],
+            max_open,
+            timeout=timeout,
+        )
+        if not rows or not rows[0]["room_ok"]:
+            continue
+        answered = [job_row(row) for row in rows if row["id"] is not None]
+        missing = {job.key for job in part} - {row.key for row in answered}
+        if missing:
+            # Open jobs another replica committed while this statement ran: its
+            # snapshot could not see them; a fresh one does.
+            later = await connection.fetch(_OPEN_BY_KEYS, list(missing), timeout=timeout)
+            answered += [job_row(row) for row in later]
+        found += answered
+    return found
 
 
 async def job_by_id(*, connection: asyncpg.Connection, job_id: uuid.UUID) -> JobRow | None:

@@ -351,19 +351,34 @@ class JobRunner:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
+    async def _insert(self, group: dict[str, _Submit]) -> list[JobRow]:
+        """The group's statement; a deadlock or serialization failure is tried again."""
+        attempt = 0
+        while True:
+            try:
+                # asyncpg's own timeout, not a cancellation: a query cancelled under
+                # it would go back to the pool still busy.
+                async with self._pool.acquire() as connection:
+                    return await repository.submit(
+                        connection=connection,
+                        jobs=[pending.job for pending in group.values()],
+                        max_open=self._max_open,
+                        timeout=self._submit_timeout,
+                    )
+            except Exception as exc:
+                if is_database_unavailable(exc) or not is_transient(exc):
+                    raise
+                if attempt >= self._retry_attempts:
+                    raise
+                logger.warning("job submit: %s, retried", type(exc).__name__)
+                await asyncio.sleep(_backoff(self._retry_backoff, attempt))
+                attempt += 1
+
     async def _write(self, group: dict[str, _Submit]) -> None:
         try:
-            # asyncpg's own timeout, not a cancellation: a query cancelled under it
-            # would go back to the pool still busy.
-            async with self._pool.acquire() as connection:
-                rows = await repository.submit(
-                    connection=connection,
-                    jobs=[pending.job for pending in group.values()],
-                    max_open=self._max_open,
-                    timeout=self._submit_timeout,
-                )
+            rows = await self._insert(group)
         except Exception as exc:
-            if is_database_unavailable(exc) or isinstance(exc, TimeoutError):
+            if is_transient(exc) or isinstance(exc, TimeoutError):
                 logger.warning("job submit: database unavailable (%s)", type(exc).__name__)
                 error: BaseException = unavailable("Database unavailable, try again shortly")
             else:
