@@ -4,11 +4,12 @@ A route validates, awaits `submit(key, work)` and answers 202: by then the job
 is committed, so no accepted write is lost when a process dies, and every
 replica sees it. What it guarantees:
 
-- **Group commit**: a submit waits at most `group_window` seconds for others,
-  and the group goes to the database in one statement (one round trip for
-  many requests under load). When the database cannot take it, or the open
-  jobs would pass `max_open`, the submit raises the 503 error (with
-  `Retry-After`) and nothing of it is recorded.
+- **Group commit**: a submit waits at most `group_window` seconds (0: the
+  rest of the event loop's turn) for others, and the group goes to the
+  database in one statement (one round trip for many requests under load).
+  When the database cannot take it, or the open jobs would pass `max_open`,
+  the submit raises the 503 error (with `Retry-After`) and nothing of it is
+  recorded.
 - **One open job per key**, across every replica (a unique partial index): a
   second submit of an open key answers the existing job; with `replace=True`
   (watch progress, views) the newest payload replaces a queued job's, or,
@@ -261,7 +262,7 @@ class JobRunner:
         workers: int,
         max_open: int,
         batch_size: int = 200,
-        group_window: float = 0.002,
+        group_window: float = 0.0,
         group_max: int = 500,
         submit_timeout: float = 5.0,
         lease: float = 30.0,
