@@ -107,6 +107,7 @@ _SUBMIT_REPLACING = (
 INSERT INTO library.jobs AS j (id, key, kind, owner, lane, payload, run_after, created_at)
 SELECT id, key, kind, owner, lane, payload, clock_timestamp(), clock_timestamp()
 FROM submitted WHERE (SELECT ok FROM room)
+ORDER BY key  -- rows are locked in key order, as a worker finishing them locks them
 ON CONFLICT (key) WHERE status IN ('queued', 'running') DO UPDATE SET
     payload = CASE WHEN j.status = 'queued' THEN excluded.payload ELSE j.payload END,
     follow_up = CASE WHEN j.status = 'running' THEN excluded.payload ELSE j.follow_up END
@@ -238,9 +239,13 @@ async def renew_leases(
     ids: Sequence[uuid.UUID],
     lease_seconds: float,
 ) -> None:
+    # A row locked now is being finished or given a follow-up: skipped, never waited for.
     await connection.execute(
-        "UPDATE library.jobs SET lease_expires_at = clock_timestamp() + make_interval(secs => $3)"
-        " WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND status = 'running'",
+        "WITH locked AS (SELECT id FROM library.jobs WHERE id = ANY($1::uuid[])"
+        " ORDER BY key FOR UPDATE SKIP LOCKED)"
+        " UPDATE library.jobs AS j"
+        " SET lease_expires_at = clock_timestamp() + make_interval(secs => $3) FROM locked"
+        " WHERE j.id = locked.id AND j.lease_owner = $2 AND j.status = 'running'",
         list(ids),
         worker,
         lease_seconds,
@@ -323,14 +328,19 @@ async def queue_counts(*, connection: asyncpg.Connection) -> QueueCounts:
 # that payload (the same job: its submitters hold its id).
 _SUCCEED = text(
     """
-    UPDATE library.jobs SET
-        status = CASE WHEN follow_up IS NULL THEN 'succeeded' ELSE 'queued' END,
-        finished_at = CASE WHEN follow_up IS NULL THEN clock_timestamp() END,
-        attempts = CASE WHEN follow_up IS NULL THEN attempts ELSE 0 END,
-        payload = coalesce(follow_up, payload), follow_up = NULL,
+    WITH locked AS (
+        -- In key order, as a submit locks them: the two never deadlock.
+        SELECT id FROM library.jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY key FOR UPDATE
+    )
+    UPDATE library.jobs AS j SET
+        status = CASE WHEN j.follow_up IS NULL THEN 'succeeded' ELSE 'queued' END,
+        finished_at = CASE WHEN j.follow_up IS NULL THEN clock_timestamp() END,
+        attempts = CASE WHEN j.follow_up IS NULL THEN j.attempts ELSE 0 END,
+        payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
         lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp()
-    WHERE id = ANY(CAST(:ids AS uuid[])) AND lease_owner = :worker AND status = 'running'
-    RETURNING status
+    FROM locked
+    WHERE j.id = locked.id AND j.lease_owner = :worker AND j.status = 'running'
+    RETURNING j.status
     """
 )
 
@@ -352,12 +362,16 @@ _FAIL = text(
 # Back to the queue, due after a delay (a retry's backoff, or a worker stopping).
 _RELEASE = text(
     """
-    UPDATE library.jobs SET
-        status = 'queued', payload = coalesce(follow_up, payload), follow_up = NULL,
-        attempts = greatest(attempts - :uncount, 0),
+    WITH locked AS (
+        SELECT id FROM library.jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY key FOR UPDATE
+    )
+    UPDATE library.jobs AS j SET
+        status = 'queued', payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
+        attempts = greatest(j.attempts - :uncount, 0),
         lease_owner = NULL, lease_expires_at = NULL,
         run_after = clock_timestamp() + make_interval(secs => :delay)
-    WHERE id = ANY(CAST(:ids AS uuid[])) AND lease_owner = :worker AND status = 'running'
+    FROM locked
+    WHERE j.id = locked.id AND j.lease_owner = :worker AND j.status = 'running'
     """
 )
 
