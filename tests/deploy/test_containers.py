@@ -140,6 +140,10 @@ def test_each_service_is_built_healthy_and_configured_from_the_environment(
     assert "ports" not in service
 
 
+def test_the_library_runs_replicas_since_its_jobs_are_shared(rendered: dict[str, Any]) -> None:
+    assert rendered["services"]["library"]["deploy"]["replicas"] == 2
+
+
 def test_traefik_uses_the_same_routing_table_and_reaches_every_service(
     rendered: dict[str, Any],
 ) -> None:

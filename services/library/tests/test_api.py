@@ -147,7 +147,7 @@ async def test_an_existing_favorite_answers_with_its_id(
     assert again.status_code == 202
     assert again.json()["id"] == first["id"]
     assert again.json()["created_at"] == first["created_at"]
-    # The job that wrote it is still remembered, so it is the answer again.
+    # The job that wrote it is still kept, so it is the answer again.
     assert again.json()["job"]["id"] == first["job"]["id"]
     assert again.json()["job"]["status"] == "succeeded"
     assert await count(database_url, "SELECT count(*) FROM library.favorites") == 1
@@ -423,7 +423,7 @@ async def test_a_full_queue_is_a_503_and_nothing_is_half_accepted(
     def progress(episode: int) -> dict[str, Any]:
         return {"anime_id": frieren, "episode": episode, "progress_percent": 10}
 
-    async with make_library(JOB_WORKERS=1, JOB_QUEUE_SIZE=1) as library:
+    async with make_library(JOB_WORKERS=1, JOB_MAX_OPEN=2) as library:
         async with table_locked(database_url, "watch_progress"):
             first = await library.post("/watch/progress", json=progress(1), headers=user)
             await wait_until_running(library, first.json()["job"], user)
@@ -431,6 +431,10 @@ async def test_a_full_queue_is_a_503_and_nothing_is_half_accepted(
             assert second.status_code == 202
             full = await library.post("/watch/progress", json=progress(3), headers=user)
             assert_envelope(full, 503, "SERVICE_UNAVAILABLE")
+            assert full.headers["retry-after"] == "1"
+            # An open key takes no room: its newest payload replaces the queued one.
+            again = await library.post("/watch/progress", json=progress(2), headers=user)
+            assert again.json()["job"]["id"] == second.json()["job"]["id"]
         for response in (first, second):
             assert (await wait_for_job(library, response.json()["job"], user))["status"] == (
                 "succeeded"
@@ -438,26 +442,43 @@ async def test_a_full_queue_is_a_503_and_nothing_is_half_accepted(
         episodes = await count(
             database_url, "SELECT array_agg(episode ORDER BY episode) FROM library.watch_progress"
         )
+        jobs = await count(database_url, "SELECT count(*) FROM library.jobs")
     assert episodes == [1, 2]
+    assert jobs == 2  # the refused one left no trace
 
 
-async def test_shutdown_commits_queued_jobs_before_the_app_stops(
+async def test_shutdown_finishes_the_batch_in_hand_and_leaves_the_queue_to_the_next(
     make_library: Callable[..., Any], catalog: Catalog, database_url: str
 ) -> None:
     user = user_token()
     frieren = str(catalog.anime["frieren"])
-    async with make_library(JOB_WORKERS=2) as library:
+
+    def progress(episode: int) -> dict[str, Any]:
+        return {"anime_id": frieren, "episode": episode, "progress_percent": 50}
+
+    async with make_library(JOB_WORKERS=1, JOB_BATCH_SIZE=5) as library:
         lock = await asyncpg.connect(plain(database_url))
         await lock.execute("BEGIN; LOCK TABLE library.watch_progress IN ACCESS EXCLUSIVE MODE")
-        for episode in range(1, 21):
-            response = await library.post(
-                "/watch/progress",
-                json={"anime_id": frieren, "episode": episode, "progress_percent": 50},
-                headers=user,
-            )
+        first = await library.post("/watch/progress", json=progress(1), headers=user)
+        await wait_until_running(library, first.json()["job"], user)
+        for episode in range(2, 21):
+            response = await library.post("/watch/progress", json=progress(episode), headers=user)
             assert response.status_code == 202
-        # The jobs stay queued behind the lock until the app has begun to stop.
+        # The batch in hand waits behind the lock until the app has begun to stop.
         asyncio.get_running_loop().call_later(0.3, lambda: asyncio.ensure_future(lock.close()))
+    written = await count(database_url, "SELECT count(*) FROM library.watch_progress")
+    queued = await count(database_url, "SELECT count(*) FROM library.jobs WHERE status = 'queued'")
+    succeeded = await count(
+        database_url, "SELECT count(*) FROM library.jobs WHERE status = 'succeeded'"
+    )
+    # The claimed batch landed; nothing was failed or rushed: the rest is still queued.
+    assert 1 <= written <= 5
+    assert (succeeded, queued) == (written, 20 - written)
+    async with make_library():
+        for _ in range(500):
+            if await count(database_url, "SELECT count(*) FROM library.watch_progress") == 20:
+                break
+            await asyncio.sleep(0.02)
     assert await count(database_url, "SELECT count(*) FROM library.watch_progress") == 20
 
 
@@ -486,7 +507,7 @@ async def test_re_adding_after_removal_and_after_the_job_is_forgotten(
 ) -> None:
     user = user_token()
     body = {"anime_id": str(catalog.anime["frieren"])}
-    async with make_library(JOB_RETENTION_SECONDS=0.3) as library:
+    async with make_library(JOB_RETENTION_SECONDS=0.3, JOB_POLL_SECONDS=0.1) as library:
         first = (await library.post("/favorites", json=body, headers=user)).json()
         await wait_for_job(library, first["job"], user)
         removed = await library.delete(f"/favorites/{first['id']}", headers=user)
@@ -497,8 +518,14 @@ async def test_re_adding_after_removal_and_after_the_job_is_forgotten(
         assert again["id"] == first["id"]  # a favorite's id follows from user and anime
         await wait_for_job(library, again["job"], user)
         assert len((await library.get("/favorites", headers=user)).json()) == 1
-        # Once no job is remembered, an existing favorite still answers with its row.
-        await asyncio.sleep(0.4)
+        # Once its job is pruned, an existing favorite still answers with its row.
+        for _ in range(200):
+            gone = await library.get(f"/jobs/{again['job']['id']}", headers=user)
+            if gone.status_code == 404:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the finished job was never pruned")
         late = (await library.post("/favorites", json=body, headers=user)).json()
         assert late["job"]["id"] != again["job"]["id"]
         assert (late["id"], late["created_at"]) == (again["id"], again["created_at"])

@@ -1,22 +1,37 @@
-"""The job runner on its own, against a real PostgreSQL: keys, payloads, failures, bounds, drain."""
+"""The durable job runner on its own, against a real PostgreSQL: keys, payloads, leases, bounds."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_common import Database, ServiceUnavailableError, ValidationError
-from anime_library import repository, service
-from anime_library.jobs import Job, JobRunner, JobStatus, Work, describe_error, is_transient
+from anime_common import Database, ServiceUnavailableError, ValidationError, create_read_pool
+from anime_devstack.ports import free_port
+from anime_library import job_repository, repository, service
+from anime_library.app import job_kinds
+from anime_library.jobs import (
+    Job,
+    JobKind,
+    JobRunner,
+    JobStatus,
+    Work,
+    describe_error,
+    is_transient,
+)
 from anime_library.repository import FavoriteRow, ProgressRow
+
+from .conftest import library_settings, plain
 
 pytestmark = pytest.mark.anyio
 
@@ -24,9 +39,61 @@ USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 ANIME = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 
 
-def runner_for(database: Database, **options: Any) -> JobRunner:
-    settings: dict[str, Any] = {"workers": 2, "max_queued": 100, "retry_backoff": 0.001}
-    return JobRunner(transaction=database.transaction, **(settings | options))
+class Gate:
+    """A progress handler that records its payloads and, when closed, waits to be let through."""
+
+    def __init__(self, *, closed: bool = False) -> None:
+        self.calls: list[list[Any]] = []
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+        if not closed:
+            self.opened.set()
+
+    async def __call__(self, *, session: AsyncSession, payloads: Sequence[Any]) -> None:
+        self.calls.append(list(payloads))
+        self.entered.set()
+        await self.opened.wait()
+        await repository.upsert_progress(session=session, rows=payloads)
+
+
+def make_runner(
+    database: Database,
+    database_url: str,
+    pool: Any,
+    *,
+    extra: Sequence[JobKind] = (),
+    listen: Any = None,
+    **options: Any,
+) -> JobRunner:
+    settings = library_settings(database_url)
+    defaults: dict[str, Any] = {
+        "workers": 2,
+        "max_open": 1000,
+        "retry_backoff": 0.001,
+        "poll_interval": 0.05,
+    }
+    return JobRunner(
+        pool=pool,
+        transaction=database.transaction,
+        listen=listen or functools.partial(asyncpg.connect, plain(database_url)),
+        kinds=[*job_kinds(settings), *extra],
+        **(defaults | options),
+    )
+
+
+@asynccontextmanager
+async def runner_for(
+    database: Database, database_url: str, *, start: bool = True, **options: Any
+) -> AsyncIterator[JobRunner]:
+    pool = await create_read_pool(library_settings(database_url), application_name="test-jobs")
+    runner = make_runner(database, database_url, pool, **options)
+    if start:
+        runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.shutdown(grace=5)
+        await runner.close()
 
 
 def progress(position: float, *, episode: int = 1, percent: float | None = None) -> ProgressRow:
@@ -55,159 +122,175 @@ async def rows(database: Database, sql: str) -> list[Any]:
         return list((await connection.execute(text(sql))).all())
 
 
-async def finished(*jobs: Job) -> None:
-    async with asyncio.timeout(10):
+async def finished(runner: JobRunner, *jobs: Job) -> list[Job]:
+    """Each job as stored once it has finished."""
+    done = []
+    async with asyncio.timeout(20):
         for job in jobs:
-            await job.done.wait()
+            while True:
+                current = await runner.get(job.id)
+                assert current is not None
+                if current.finished:
+                    done.append(current)
+                    break
+                await asyncio.sleep(0.01)
+    return done
 
 
-class Gate:
-    """A handler that records its payloads and, when closed, waits to be let through."""
-
-    def __init__(self, *, closed: bool = False) -> None:
-        self.calls: list[list[Any]] = []
-        self.entered = asyncio.Event()
-        self.opened = asyncio.Event()
-        if not closed:
-            self.opened.set()
-
-    async def __call__(self, *, session: AsyncSession, payloads: Sequence[Any]) -> None:
-        self.calls.append(list(payloads))
-        self.entered.set()
-        await self.opened.wait()
-        await repository.upsert_progress(session=session, rows=payloads)
+async def wait_until(database: Database, sql: str, expected: Any) -> None:
+    async with asyncio.timeout(20):
+        while (await rows(database, sql)) != expected:  # noqa: ASYNC110 - polls the database
+            await asyncio.sleep(0.02)
 
 
-async def test_a_job_runs_in_its_own_transaction_and_reports_success(database: Database) -> None:
-    runner = runner_for(database)
-    runner.start()
-    job = runner.submit("favorite:add:x", Work(service.write_favorites, favorite()), owner="u")
-    assert job.status is JobStatus.QUEUED
-    assert job.to_dict()["status"] == "queued"
-    await finished(job)
-    shape = job.to_dict()
-    assert shape["status"] == "succeeded"
-    assert shape["error"] is None
-    assert shape["finished_at"] >= shape["created_at"]
-    assert set(shape) == {"id", "key", "status", "error", "created_at", "finished_at"}
-    assert runner.get(job.id) is job
-    assert len(await rows(database, "SELECT * FROM library.favorites")) == 1
-    assert runner.committed == 1
-    assert await runner.shutdown(grace=1) == []
-
-
-async def test_the_same_key_while_open_is_the_same_job(database: Database) -> None:
-    runner = runner_for(database)
-    first = runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))
-    second = runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))
-    assert second is first
-    assert runner.pending == 1
-    runner.start()
-    await finished(first)
-    # Only the first payload was ever written; the key is free again afterwards.
-    assert len(await rows(database, "SELECT * FROM library.favorites")) == 1
-    third = runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))
-    assert third is not first
-    await finished(third)
-    await runner.shutdown(grace=1)
-
-
-async def test_the_newest_payload_replaces_a_queued_one(database: Database) -> None:
-    runner = runner_for(database)
-    gate = Gate()
-    job = runner.submit("watch-progress:k", Work(gate, progress(10)), replace=True)
-    again = runner.submit("watch-progress:k", Work(gate, progress(20)), replace=True)
-    assert again is job
-    runner.start()
-    await finished(job)
-    assert [[row.position_seconds for row in call] for call in gate.calls] == [[20]]
-    assert job.runs == 1
-    await runner.shutdown(grace=1)
-
-
-async def test_a_submit_while_running_schedules_exactly_one_follow_up(database: Database) -> None:
-    runner = runner_for(database)
-    gate = Gate(closed=True)
-    runner.start()
-    job = runner.submit("watch-progress:k", Work(gate, progress(10)), replace=True)
-    await gate.entered.wait()
-    assert job.status is JobStatus.RUNNING
-    for position in (20, 30, 40):
-        assert (
-            runner.submit("watch-progress:k", Work(gate, progress(position)), replace=True) is job
+async def test_a_job_is_committed_before_submit_returns_and_then_succeeds(
+    database: Database, database_url: str
+) -> None:
+    async with runner_for(database, database_url) as runner:
+        job = await runner.submit(
+            "favorite:add:x", Work(service.write_favorites, favorite()), owner=USER
         )
-    assert runner.pending == 1  # one follow-up, however many submits
-    gate.opened.set()
-    await finished(job)
+        # Durable before the 202: another connection already sees it.
+        stored = await rows(database, "SELECT id, key, owner FROM library.jobs")
+        assert stored == [(job.id, "favorite:add:x", USER)]
+        assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        (done,) = await finished(runner, job)
+        shape = done.to_dict()
+        assert shape["status"] == "succeeded"
+        assert shape["error"] is None
+        assert shape["finished_at"] >= shape["created_at"]
+        assert set(shape) == {"id", "key", "status", "error", "created_at", "finished_at"}
+        assert done.owner == USER
+        assert len(await rows(database, "SELECT * FROM library.favorites")) == 1
+        assert runner.committed == 1
+        assert await runner.get(uuid.uuid4()) is None
+
+
+async def test_concurrent_submits_are_one_statement_and_one_key_one_job(
+    database: Database, database_url: str
+) -> None:
+    async with runner_for(database, database_url, start=False, group_window=0.05) as runner:
+        submits = [
+            runner.submit(
+                f"watch-progress:{n}", Work(service.write_progress, progress(n, episode=n))
+            )
+            for n in range(1, 101)
+        ]
+        same = [runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))] * 3
+        jobs = await asyncio.gather(*submits, *same)
+        # One group, one INSERT: every row carries the same inserting transaction.
+        assert await rows(
+            database, "SELECT count(*), count(DISTINCT xmin::text) FROM library.jobs"
+        ) == [(101, 1)]
+        assert len({job.id for job in jobs[100:]}) == 1
+        again = await runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))
+        assert again.id == jobs[100].id  # still open: the same job, its first payload
+        assert again.payload == jobs[100].payload
+        runner.start()
+        done = await finished(runner, *jobs)
+        assert {job.status for job in done} == {JobStatus.SUCCEEDED}
+        assert len(await rows(database, "SELECT * FROM library.watch_progress")) == 100
+        third = await runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))
+        assert third.id != again.id  # once finished, the key is free again
+
+
+async def test_the_newest_payload_replaces_a_queued_one(
+    database: Database, database_url: str
+) -> None:
+    gate = Gate()
+    kind = JobKind("gate", gate, ProgressRow)
+    async with runner_for(database, database_url, start=False, extra=[kind]) as runner:
+        job = await runner.submit("watch-progress:k", Work(gate, progress(10)), replace=True)
+        again = await runner.submit("watch-progress:k", Work(gate, progress(20)), replace=True)
+        assert again.id == job.id
+        runner.start()
+        await finished(runner, job)
+    assert [[row.position_seconds for row in call] for call in gate.calls] == [[20]]
+
+
+async def test_a_submit_while_running_schedules_exactly_one_follow_up(
+    database: Database, database_url: str
+) -> None:
+    gate = Gate(closed=True)
+    kind = JobKind("gate", gate, ProgressRow)
+    async with runner_for(database, database_url, extra=[kind]) as runner:
+        job = await runner.submit("watch-progress:k", Work(gate, progress(10)), replace=True)
+        await gate.entered.wait()
+        assert (await runner.get(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+        for position in (20, 30, 40):
+            later = await runner.submit(
+                "watch-progress:k", Work(gate, progress(position)), replace=True
+            )
+            assert later.id == job.id
+        gate.opened.set()
+        (done,) = await finished(runner, job)
+        assert done.status is JobStatus.SUCCEEDED
     assert [[row.position_seconds for row in call] for call in gate.calls] == [[10], [40]]
-    assert job.to_dict()["status"] == "succeeded"
     stored = await rows(database, "SELECT position_seconds FROM library.watch_progress")
     assert stored == [(40,)]
-    await runner.shutdown(grace=1)
 
 
-async def test_twenty_rapid_updates_end_with_the_last_position(database: Database) -> None:
-    runner = runner_for(database)
-    runner.start()
-    jobs = []
-    for position in range(1, 21):
-        work = Work(service.write_progress, progress(float(position * 10)))
-        jobs.append(runner.submit("watch-progress:u:a:1", work, replace=True))
-        if position % 5 == 0:
-            await asyncio.sleep(0)  # let a worker pick some up mid-stream
-    await finished(*jobs)
+async def test_twenty_rapid_updates_end_with_the_last_position(
+    database: Database, database_url: str
+) -> None:
+    async with runner_for(database, database_url, group_window=0) as runner:
+        jobs = []
+        for position in range(1, 21):
+            work = Work(service.write_progress, progress(float(position * 10)))
+            jobs.append(await runner.submit("watch-progress:u:a:1", work, replace=True))
+        await finished(runner, *jobs)
     stored = await rows(database, "SELECT position_seconds FROM library.watch_progress")
     assert stored == [(200,)]
-    await runner.shutdown(grace=1)
 
 
 async def test_a_failing_job_is_failed_with_its_error_and_leaves_no_row(
-    database: Database,
+    database: Database, database_url: str
 ) -> None:
     async def insert_then_fail(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
         await repository.insert_favorites(session=session, rows=payloads)
         raise ValueError("the anime vanished")
 
-    runner = runner_for(database)
-    runner.start()
-    job = runner.submit("favorite:add:bad", Work(insert_then_fail, favorite()))
-    await finished(job)
-    assert job.status is JobStatus.FAILED
-    assert job.error == "ValueError: the anime vanished"
-    assert job.to_dict()["finished_at"] is not None
+    kind = JobKind("bad", insert_then_fail, FavoriteRow)
+    async with runner_for(database, database_url, extra=[kind]) as runner:
+        job = await runner.submit("favorite:add:bad", Work(insert_then_fail, favorite()))
+        (done,) = await finished(runner, job)
+    assert done.status is JobStatus.FAILED
+    assert done.error == "ValueError: the anime vanished"
+    assert done.finished_at is not None
     assert await rows(database, "SELECT * FROM library.favorites") == []
-    await runner.shutdown(grace=1)
 
 
-async def test_one_bad_job_in_a_batch_fails_alone(database: Database) -> None:
+async def test_one_bad_job_in_a_batch_fails_alone(database: Database, database_url: str) -> None:
     async def upsert_unchecked(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
         await repository.upsert_progress(session=session, rows=payloads)
 
-    runner = runner_for(database, workers=1, batch_size=50)
-    jobs = [
-        runner.submit(f"watch-progress:{episode}", Work(upsert_unchecked, row))
-        for episode, row in enumerate(
-            [progress(5, episode=1), progress(5, episode=2, percent=150), progress(5, episode=3)],
-            start=1,
+    kind = JobKind("unchecked", upsert_unchecked, ProgressRow)
+    payloads = [progress(5, episode=1), progress(5, episode=2, percent=150), progress(5, episode=3)]
+    async with runner_for(
+        database, database_url, start=False, extra=[kind], workers=1, batch_size=50
+    ) as runner:
+        jobs = await asyncio.gather(
+            *(
+                runner.submit(f"watch-progress:{row.episode}", Work(upsert_unchecked, row))
+                for row in payloads
+            )
         )
-    ]
-    runner.start()
-    await finished(*jobs)
-    assert [job.status for job in jobs] == [
+        runner.start()
+        done = await finished(runner, *jobs)
+    assert [job.status for job in done] == [
         JobStatus.SUCCEEDED,
         JobStatus.FAILED,
         JobStatus.SUCCEEDED,
     ]
     # The database's own check rejected it; the text names the kind, not the SQL.
-    assert jobs[1].error == "Database error (CheckViolationError)"
+    assert done[1].error == "Database error (CheckViolationError)"
     stored = await rows(database, "SELECT episode FROM library.watch_progress ORDER BY episode")
     assert stored == [(1,), (3,)]
-    await runner.shutdown(grace=1)
 
 
-async def test_progress_is_checked_again_where_it_is_written(database: Database) -> None:
-    runner = runner_for(database)
-    runner.start()
+async def test_progress_is_checked_again_where_it_is_written(
+    database: Database, database_url: str
+) -> None:
     bad = ProgressRow(
         user_id=USER,
         anime_id=ANIME,
@@ -217,147 +300,273 @@ async def test_progress_is_checked_again_where_it_is_written(database: Database)
         completed=False,
         last_watched_at=datetime.datetime.now(datetime.UTC),
     )
-    job = runner.submit("watch-progress:bad", Work(service.write_progress, bad))
-    await finished(job)
-    assert job.status is JobStatus.FAILED
-    assert job.error == "Invalid watch progress"
-    await runner.shutdown(grace=1)
+    async with runner_for(database, database_url) as runner:
+        job = await runner.submit("watch-progress:bad", Work(service.write_progress, bad))
+        (done,) = await finished(runner, job)
+    assert done.status is JobStatus.FAILED
+    assert done.error == "Invalid watch progress"
 
 
-async def test_transient_errors_are_retried_with_backoff_then_give_up(database: Database) -> None:
-    attempts: list[int] = []
-
-    def flaky(failures: int) -> Any:
-        async def handler(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
-            attempts.append(1)
-            if len(attempts) <= failures:
-                raise ConnectionResetError("connection lost")
-            await repository.insert_favorites(session=session, rows=payloads)
-
-        return handler
-
-    runner = runner_for(database, retry_attempts=3)
-    runner.start()
-    recovers = runner.submit("favorite:add:flaky", Work(flaky(2), favorite()))
-    await finished(recovers)
-    assert recovers.status is JobStatus.SUCCEEDED
-    assert len(attempts) == 3
-
-    attempts.clear()
-    gives_up = runner.submit("favorite:add:down", Work(flaky(10), favorite(uuid.uuid4())))
-    await finished(gives_up)
-    assert gives_up.status is JobStatus.FAILED
-    assert len(attempts) == 4  # the first try and three retries
-    assert gives_up.error == "ConnectionResetError: connection lost"
-    await runner.shutdown(grace=1)
+class Serialization(Exception):
+    sqlstate = "40001"
 
 
-async def test_a_full_queue_refuses_and_records_nothing(database: Database) -> None:
-    runner = runner_for(database, max_queued=2)
-    runner.start()
-    gate = Gate(closed=True)
-    running = runner.submit("watch-progress:1", Work(gate, progress(1)), replace=True)
-    await gate.entered.wait()
-    runner.submit("watch-progress:2", Work(gate, progress(2, episode=2)))
-    runner.submit("watch-progress:1", Work(gate, progress(3)), replace=True)  # the follow-up
-    with pytest.raises(ServiceUnavailableError):
-        runner.submit("watch-progress:3", Work(gate, progress(4, episode=3)))
-    assert runner.pending == 2
-    # A follow-up needs a slot too; an existing key without payload change does not.
-    runner.submit("watch-progress:2", Work(gate, progress(2, episode=2)))
-    gate.opened.set()
-    await finished(running)
-    later = runner.submit("watch-progress:3", Work(gate, progress(4, episode=3)))
-    await finished(later)
-    assert later.status is JobStatus.SUCCEEDED
-    await runner.shutdown(grace=1)
-
-
-async def test_finished_jobs_are_kept_for_a_bounded_time_and_number(database: Database) -> None:
-    runner = runner_for(database, retention=0.2, max_retained=2)
-    runner.start()
-    jobs = [runner.submit(f"k{n}", Work(service.remove_nothing, None)) for n in range(3)]
-    await finished(*jobs)
-    assert runner.get(jobs[0].id) is None  # over the count
-    assert runner.get(jobs[2].id) is jobs[2]
-    await asyncio.sleep(0.3)
-    assert runner.get(jobs[2].id) is None  # over the time
-    await runner.shutdown(grace=1)
-
-
-async def test_add_and_remove_of_one_lane_keep_their_order(database: Database) -> None:
-    runner = runner_for(database, workers=4, batch_size=1)
-    runner.start()
-    jobs = []
-    for _ in range(5):
-        lane = f"favorite:{USER}:{ANIME}"
-        jobs.append(runner.submit("add", Work(service.write_favorites, favorite(), lane=lane)))
-        await jobs[-1].done.wait()
-        jobs.append(
-            runner.submit("remove", Work(service.remove_favorites, (USER, ANIME), lane=lane))
-        )
-        jobs.append(
-            runner.submit("add-again", Work(service.write_favorites, favorite(), lane=lane))
-        )
-        jobs.append(
-            runner.submit("remove-again", Work(service.remove_favorites, (USER, ANIME), lane=lane))
-        )
-        await finished(*jobs)
-        assert await rows(database, "SELECT * FROM library.favorites") == []
-    await runner.shutdown(grace=1)
-
-
-async def test_shutdown_drains_queued_work_and_refuses_new(database: Database) -> None:
-    runner = runner_for(database, workers=2, batch_size=10, max_queued=500)
-    runner.start()
-    jobs = [
-        runner.submit(f"watch-progress:{n}", Work(service.write_progress, progress(n, episode=n)))
-        for n in range(1, 201)
-    ]
-    assert await runner.shutdown(grace=10) == []
-    assert all(job.status is JobStatus.SUCCEEDED for job in jobs)
-    assert len(await rows(database, "SELECT * FROM library.watch_progress")) == 200
-    with pytest.raises(ServiceUnavailableError):
-        runner.submit("watch-progress:late", Work(service.write_progress, progress(1)))
-
-
-async def test_shutdown_logs_by_key_what_it_could_not_drain(
-    database: Database, caplog: pytest.LogCaptureFixture
+async def test_transient_errors_are_retried_with_backoff_up_to_a_bound(
+    database: Database, database_url: str
 ) -> None:
-    runner = runner_for(database, workers=1)
+    attempts: list[str] = []
+
+    async def flaky_by_position(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+        key = "recovers" if payloads[0].episode == 1 else "hopeless"
+        attempts.append(key)
+        if attempts.count(key) <= (2 if key == "recovers" else 100):
+            raise Serialization("could not serialize access")
+        await repository.upsert_progress(session=session, rows=payloads)
+
+    kind = JobKind("flaky", flaky_by_position, ProgressRow)
+    async with runner_for(database, database_url, extra=[kind], retry_attempts=3) as runner:
+        recovers = await runner.submit("k1", Work(flaky_by_position, progress(1, episode=1)))
+        hopeless = await runner.submit("k2", Work(flaky_by_position, progress(1, episode=2)))
+        done = await finished(runner, recovers, hopeless)
+    assert [job.status for job in done] == [JobStatus.SUCCEEDED, JobStatus.FAILED]
+    assert attempts.count("recovers") == 3
+    assert attempts.count("hopeless") == 4  # the first try and three retries
+    assert done[1].error == "Serialization: could not serialize access"
+
+
+async def test_an_unreachable_database_is_waited_for_not_failed(
+    database: Database, database_url: str
+) -> None:
+    calls: list[int] = []
+
+    async def outage(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+        calls.append(1)
+        if len(calls) <= 6:  # well past the retry bound
+            raise ConnectionResetError("connection lost")
+        await repository.upsert_progress(session=session, rows=payloads)
+
+    kind = JobKind("outage", outage, ProgressRow)
+    async with runner_for(database, database_url, extra=[kind], retry_attempts=2) as runner:
+        job = await runner.submit("watch-progress:o", Work(outage, progress(7)))
+        (done,) = await finished(runner, job)
+    assert done.status is JobStatus.SUCCEEDED
+    assert len(calls) == 7
+
+
+async def test_a_full_queue_refuses_with_retry_after_and_records_nothing(
+    database: Database, database_url: str
+) -> None:
+    async with runner_for(database, database_url, start=False, max_open=2) as runner:
+        for episode in (1, 2):
+            await runner.submit(
+                f"watch-progress:{episode}", Work(service.write_progress, progress(1, episode=1))
+            )
+        with pytest.raises(ServiceUnavailableError) as refused:
+            await runner.submit("watch-progress:3", Work(service.write_progress, progress(1)))
+        assert refused.value.headers == {"Retry-After": "1"}
+        # An open key takes no room.
+        await runner.submit("watch-progress:2", Work(service.write_progress, progress(2)))
+        assert await rows(database, "SELECT count(*) FROM library.jobs") == [(2,)]
+        counts = await runner.counts()
+        assert (counts.queued, counts.running, counts.failed) == (2, 0, 0)
+        assert counts.lag_seconds > 0
+
+
+async def test_an_unreachable_database_refuses_submits_with_a_503(
+    database: Database, database_url: str
+) -> None:
+    nowhere = database_url.rsplit("@", 1)[0] + f"@127.0.0.1:{free_port()}/nowhere"
+    pool = await create_read_pool(library_settings(nowhere), application_name="test-jobs")
+    runner = make_runner(database, database_url, pool)
+    try:
+        with pytest.raises(ServiceUnavailableError) as refused:
+            await runner.submit("watch-progress:x", Work(service.write_progress, progress(1)))
+        assert refused.value.headers == {"Retry-After": "1"}
+    finally:
+        await runner.shutdown(grace=1)
+        await runner.close()
+    assert await rows(database, "SELECT count(*) FROM library.jobs") == [(0,)]
+
+
+async def test_finished_jobs_are_pruned_after_the_retention_period(
+    database: Database, database_url: str
+) -> None:
     gate = Gate(closed=True)
-    runner.start()
-    stuck = runner.submit("watch-progress:stuck", Work(gate, progress(1)))
-    waiting = runner.submit("watch-progress:waiting", Work(gate, progress(1, episode=2)))
-    await gate.entered.wait()
-    with caplog.at_level(logging.ERROR, logger="anime_library.jobs"):
-        left = await runner.shutdown(grace=0.1)
-    assert left == ["watch-progress:stuck", "watch-progress:waiting"]
-    assert "watch-progress:stuck, watch-progress:waiting" in caplog.text
-    assert stuck.status is JobStatus.FAILED
-    assert waiting.status is JobStatus.FAILED
-    assert stuck.error == "Not done: the service stopped before it ran"
+    kind = JobKind("gate", gate, ProgressRow)
+    async with runner_for(database, database_url, extra=[kind], retention=0.3) as runner:
+        done = await runner.submit("k", Work(service.remove_nothing, None))
+        failed = await runner.submit("watch-progress:bad", Work(service.write_progress, None))
+        await finished(runner, done, failed)
+        running = await runner.submit("watch-progress:slow", Work(gate, progress(1)))
+        await gate.entered.wait()
+        # Succeeded and failed ones go; an open one never does, however old.
+        await wait_until(database, "SELECT count(*) FROM library.jobs", [(1,)])
+        assert await runner.get(done.id) is None
+        assert await runner.get(failed.id) is None
+        assert await runner.get(running.id) is not None
+        gate.opened.set()
+
+
+async def test_add_and_remove_of_one_lane_keep_their_order(
+    database: Database, database_url: str
+) -> None:
+    lane = f"favorite:{USER}:{ANIME}"
+    pair = service.FavoritePair(user_id=USER, anime_id=ANIME)
+    async with runner_for(database, database_url, workers=4, batch_size=1) as runner:
+        for _ in range(3):
+            add = await runner.submit("add", Work(service.write_favorites, favorite(), lane=lane))
+            await finished(runner, add)
+            jobs = [
+                await runner.submit("remove", Work(service.remove_favorites, pair, lane=lane)),
+                await runner.submit(
+                    "add-again", Work(service.write_favorites, favorite(), lane=lane)
+                ),
+                await runner.submit(
+                    "remove-again", Work(service.remove_favorites, pair, lane=lane)
+                ),
+            ]
+            await finished(runner, *jobs)
+            assert await rows(database, "SELECT * FROM library.favorites") == []
+
+
+async def test_a_job_whose_worker_died_runs_again_and_lands_once(
+    database: Database, database_url: str
+) -> None:
+    row = progress(33)
+    async with runner_for(database, database_url, start=False) as runner:
+        job = await runner.submit("watch-progress:dead", Work(service.write_progress, row))
+    # A worker of a process that died: it claimed the job, wrote the row, never committed
+    # the job's outcome. Its lease runs out.
+    connection = await asyncpg.connect(plain(database_url))
+    try:
+        claimed = await job_repository.claim(
+            connection=connection, worker="dead:1:0", lease_seconds=0.2, limit=10
+        )
+        assert [item.id for item in claimed] == [job.id]
+    finally:
+        await connection.close()
+    async with database.transaction() as session:
+        await repository.upsert_progress(session=session, rows=[row])
+    async with runner_for(database, database_url, lease=5) as runner:
+        (done,) = await finished(runner, job)
+    assert done.status is JobStatus.SUCCEEDED
+    assert await rows(database, "SELECT id, attempts FROM library.jobs") == [(job.id, 2)]
+    # The handler is an idempotent upsert: the second run left one row, unchanged.
+    assert await rows(database, "SELECT position_seconds FROM library.watch_progress") == [(33,)]
+
+
+async def test_a_job_that_kills_every_worker_is_failed_at_last(
+    database: Database, database_url: str
+) -> None:
+    async with runner_for(database, database_url, start=False) as runner:
+        job = await runner.submit("watch-progress:poison", Work(service.write_progress, None))
+    connection = await asyncpg.connect(plain(database_url))
+    try:
+        for attempt in range(3):
+            await job_repository.claim(
+                connection=connection, worker=f"dead:{attempt}", lease_seconds=0.01, limit=1
+            )
+            await asyncio.sleep(0.02)
+            await job_repository.requeue_expired(connection=connection, max_attempts=3, error="x")
+    finally:
+        await connection.close()
+    async with runner_for(database, database_url, start=False) as runner:
+        stored = await runner.get(job.id)
+    assert stored is not None
+    assert (stored.status, stored.error) == (JobStatus.FAILED, "x")
+
+
+async def test_a_notification_wakes_the_workers_of_another_runner(
+    database: Database, database_url: str
+) -> None:
+    # No poll to speak of: only LISTEN/NOTIFY can bring the job to the running one.
+    async with (
+        runner_for(database, database_url, poll_interval=60) as worker,
+        runner_for(database, database_url, start=False) as other,
+    ):
+        await asyncio.sleep(0.2)  # the listener is connected
+        job = await other.submit("watch-progress:n", Work(service.write_progress, progress(1)))
+        async with asyncio.timeout(5):
+            (done,) = await finished(worker, job)
+        assert done.status is JobStatus.SUCCEEDED
+        assert worker.committed == 1
+
+
+async def test_the_poll_runs_jobs_when_nobody_can_listen(
+    database: Database, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def refuse() -> asyncpg.Connection:
+        raise ConnectionRefusedError("no listener today")
+
+    with caplog.at_level(logging.WARNING, logger="anime_library.jobs"):
+        async with (
+            runner_for(database, database_url, listen=refuse, poll_interval=0.05) as worker,
+            runner_for(database, database_url, start=False) as other,
+        ):
+            job = await other.submit("watch-progress:p", Work(service.write_progress, progress(1)))
+            (done,) = await finished(worker, job)
+    assert done.status is JobStatus.SUCCEEDED
+    assert "job listener cannot connect" in caplog.text
+
+
+async def test_shutdown_refuses_submits_and_leaves_queued_jobs_queued(
+    database: Database, database_url: str
+) -> None:
+    gate = Gate(closed=True)
+    kind = JobKind("gate", gate, ProgressRow)
+    async with runner_for(database, database_url, extra=[kind], workers=1, batch_size=1) as runner:
+        first = await runner.submit("watch-progress:1", Work(gate, progress(1)))
+        await gate.entered.wait()
+        second = await runner.submit("watch-progress:2", Work(gate, progress(1, episode=2)))
+        asyncio.get_running_loop().call_later(0.2, gate.opened.set)
+        assert await runner.shutdown(grace=5) == 0
+        with pytest.raises(ServiceUnavailableError):
+            await runner.submit("watch-progress:3", Work(gate, progress(1, episode=3)))
+        assert not runner.accepting
+    statuses = await rows(database, "SELECT key, status FROM library.jobs ORDER BY key")
+    assert statuses == [("watch-progress:1", "succeeded"), ("watch-progress:2", "queued")]
+    del first, second
+
+
+async def test_shutdown_past_the_grace_queues_the_batch_in_hand_again(
+    database: Database, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = Gate(closed=True)
+    kind = JobKind("gate", gate, ProgressRow)
+    with caplog.at_level(logging.WARNING, logger="anime_library.jobs"):
+        async with runner_for(database, database_url, extra=[kind], workers=1) as runner:
+            await runner.submit("watch-progress:stuck", Work(gate, progress(1)))
+            await gate.entered.wait()
+            assert await runner.shutdown(grace=0.1) == 1
+    assert "1 job(s) of its batches not done" in caplog.text
+    stored = await rows(database, "SELECT status, lease_owner, attempts FROM library.jobs")
+    assert stored == [("queued", None, 0)]
     assert await rows(database, "SELECT * FROM library.watch_progress") == []
 
 
-async def test_runner_settings_and_start_are_checked(database: Database) -> None:
+async def test_runner_settings_and_start_are_checked(database: Database, database_url: str) -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        runner_for(database, workers=0)
-    runner = runner_for(database)
-    early = runner.submit("k", Work(service.remove_nothing, None))  # waits for the workers
-    runner.start()
-    assert runner.accepting
-    with pytest.raises(RuntimeError, match="already started"):
-        runner.start()
-    await finished(early)
-    await runner.shutdown(grace=1)
-    assert not runner.accepting
+        make_runner(database, database_url, None, workers=0)
+    async with runner_for(database, database_url) as runner:
+        with pytest.raises(RuntimeError, match="already started"):
+            runner.start()
+
+        async def unknown(*, session: AsyncSession, payloads: Sequence[Any]) -> None: ...
+
+        with pytest.raises(ValueError, match="no job kind"):
+            await runner.submit("k", Work(unknown, None))
+
+
+def test_payloads_round_trip_through_json() -> None:
+    import orjson
+
+    kind = JobKind("watch-progress", service.write_progress, ProgressRow)
+    row = progress(12.5, percent=None)
+    assert kind.load(orjson.dumps(row).decode()) == row
+    assert JobKind("nothing", service.remove_nothing).load("null") is None
 
 
 def test_transient_errors_and_error_texts() -> None:
-    class Serialization(Exception):
-        sqlstate = "40001"
-
     assert is_transient(ConnectionResetError())
     assert is_transient(RuntimeError("wrapped")) is False
     wrapped = RuntimeError("outer")
@@ -366,3 +575,57 @@ def test_transient_errors_and_error_texts() -> None:
     assert describe_error(ValidationError("Invalid watch progress")) == "Invalid watch progress"
     assert describe_error(KeyError()) == "KeyError"
     assert len(describe_error(ValueError("x" * 1000))) == 300
+
+
+async def test_a_lease_is_renewed_while_its_job_runs(database: Database, database_url: str) -> None:
+    gate = Gate(closed=True)
+    kind = JobKind("gate", gate, ProgressRow)
+    async with runner_for(database, database_url, extra=[kind], lease=0.3) as runner:
+        job = await runner.submit("watch-progress:long", Work(gate, progress(1)))
+        await gate.entered.wait()
+        await asyncio.sleep(1.0)  # three leases long: renewed, never taken back
+        gate.opened.set()
+        (done,) = await finished(runner, job)
+    assert done.status is JobStatus.SUCCEEDED
+    assert len(gate.calls) == 1
+    assert await rows(database, "SELECT attempts FROM library.jobs") == [(1,)]
+
+
+async def test_a_job_of_a_kind_nobody_knows_fails_with_that_error(
+    database: Database, database_url: str
+) -> None:
+    connection = await asyncpg.connect(plain(database_url))
+    try:
+        (row,) = await job_repository.submit(
+            connection=connection,
+            jobs=[
+                job_repository.NewJob(
+                    id=uuid.uuid4(), key="k", kind="retired", owner=None, lane=None,
+                    payload="null", replace=False,
+                )
+            ],
+            max_open=10,
+            timeout=5,
+        )  # fmt: skip
+    finally:
+        await connection.close()
+    async with runner_for(database, database_url) as runner:
+        (done,) = await finished(
+            runner, Job(row.id, "k", JobStatus.QUEUED, None, row.created_at, None)
+        )
+    assert (done.status, done.error) == (JobStatus.FAILED, "LookupError: unknown kind retired")
+
+
+async def test_workers_outlive_a_database_they_cannot_reach(
+    database: Database, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    nowhere = database_url.rsplit("@", 1)[0] + f"@127.0.0.1:{free_port()}/nowhere"
+    pool = await create_read_pool(library_settings(nowhere), application_name="test-jobs")
+    runner = make_runner(database, database_url, pool, poll_interval=0.05)
+    with caplog.at_level(logging.WARNING, logger="anime_library.jobs"):
+        runner.start()
+        await asyncio.sleep(0.3)
+        assert await runner.shutdown(grace=1) == 0
+        await runner.close()
+    assert "cannot claim" in caplog.text
+    assert "job upkeep skipped" in caplog.text

@@ -1,4 +1,4 @@
-"""The job runner's queue in the metrics, through the probe the library attaches."""
+"""The job queue in the metrics: every replica's jobs in library.jobs, sampled."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import METRICS_PATH, Database
-from anime_library.jobs import JobStatus, Work
-from anime_library.metrics import attach_job_runner_metrics, in_memory_runner_probe
+from anime_library.jobs import JobKind, JobStatus, Work
+from anime_library.metrics import JOB_QUEUE, sample_job_queue_once
+from anime_library.repository import FavoriteRow
 
 from .test_jobs import favorite, finished, runner_for
 
@@ -23,31 +24,31 @@ def _value(name: str) -> float | None:
     return REGISTRY.get_sample_value(name)
 
 
-async def test_queue_depth_running_failed_and_lag_are_reported(database: Database) -> None:
+async def test_queue_depth_running_failed_and_lag_are_reported(
+    database: Database, database_url: str
+) -> None:
     async def fail(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
         raise ValueError("no such anime")
 
-    runner = runner_for(database)
-    attach_job_runner_metrics(in_memory_runner_probe(runner))
+    kind = JobKind("bad", fail, FavoriteRow)
     try:
-        # Not started yet: submitted jobs wait in the queue.
-        first = runner.submit("favorite:add:1", Work(fail, favorite()))
-        runner.submit("favorite:add:2", Work(fail, favorite()))
-        assert _value("library_jobs_queued") == 2
-        assert _value("library_jobs_running") == 0
-        lag = _value("library_jobs_lag_seconds")
-        assert lag is not None
-        assert lag > 0
-        failed_before = _value("library_jobs_failed_total")
-        runner.start()
-        await finished(first)
-        assert first.status is JobStatus.FAILED
-        await runner.shutdown(grace=1)
-        assert _value("library_jobs_failed_total") == (failed_before or 0) + 2
-        assert _value("library_jobs_queued") == 0
-        assert _value("library_jobs_lag_seconds") == 0
+        async with runner_for(database, database_url, extra=[kind], start=False) as runner:
+            # Not started yet: submitted jobs wait in the queue.
+            first = await runner.submit("favorite:add:1", Work(fail, favorite()))
+            second = await runner.submit("favorite:add:2", Work(fail, favorite()))
+            await sample_job_queue_once(runner)
+            assert _value("library_jobs_queued") == 2
+            assert _value("library_jobs_running") == 0
+            assert (_value("library_jobs_lag_seconds") or 0) > 0
+            runner.start()
+            done = await finished(runner, first, second)
+            assert {job.status for job in done} == {JobStatus.FAILED}
+            await sample_job_queue_once(runner)
+            assert _value("library_jobs_failed") == 2
+            assert _value("library_jobs_queued") == 0
+            assert _value("library_jobs_lag_seconds") == 0
     finally:
-        attach_job_runner_metrics(None)
+        JOB_QUEUE.latest = None
     assert _value("library_jobs_queued") is None
 
 

@@ -1,86 +1,125 @@
-"""SIGTERM to a real `python -m anime_library` process: queued changes land before it exits."""
+"""Real library processes: SIGTERM, kill -9, and two of them on one database (issue 19)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import uuid
+from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from anime_devstack.ports import free_port
-
-from .conftest import SECRET_KEY, Catalog, user_token
+from .conftest import Catalog, count, user_token
+from .processes import library_process, table_lock, wait_for_count
 
 pytestmark = pytest.mark.anyio
 
+PROGRESS_ROWS = "SELECT count(*) FROM library.watch_progress"
 
-async def test_sigterm_commits_every_queued_job_before_exit(
+
+def progress(episode: int, position: float = 60) -> dict[str, Any]:
+    return {"anime_id": "frieren-18542", "episode": episode, "position_seconds": position}
+
+
+async def test_sigterm_finishes_the_batch_in_hand_and_leaves_the_queue(
     catalog: Catalog, database_url: str
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": SECRET_KEY,
-        "CATALOG_SERVICE_URL": catalog.url,
-        "PORT": str(port),
-        "JOB_WORKERS": "2",
-        "JOB_DRAIN_SECONDS": "20",
-        "SHUTDOWN_GRACE_SECONDS": "5",
-    }
-    env.pop("AUTH_SERVICE_URL", None)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "anime_library", env=env, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    lock: asyncpg.Connection | None = None
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the library did not start")
-            # Keep the jobs queued: their table is locked until after SIGTERM.
-            lock = await asyncpg.connect(plain)
-            await lock.execute("BEGIN; LOCK TABLE library.watch_progress IN ACCESS EXCLUSIVE MODE")
-            user = user_token(uuid.uuid4())
-            for episode in range(1, 29):
-                response = await client.post(
-                    "/watch/progress",
-                    json={"anime_id": "frieren-18542", "episode": episode, "progress_percent": 42},
-                    headers=user,
+    settings = {"JOB_WORKERS": 1, "JOB_BATCH_SIZE": 1, "SHUTDOWN_GRACE_SECONDS": 5}
+    async with library_process(
+        database_url=database_url, catalog_url=catalog.url, **settings
+    ) as library:
+        user = user_token(uuid.uuid4())
+        async with httpx.AsyncClient(base_url=library.url, timeout=10) as client:
+            # The first job's batch waits behind the lock; the rest stay queued.
+            async with table_lock(database_url, "watch_progress") as lock:
+                for episode in range(1, 29):
+                    response = await client.post(
+                        "/watch/progress", json=progress(episode), headers=user
+                    )
+                    assert response.status_code == 202, response.text
+                library.process.send_signal(signal.SIGTERM)
+                await asyncio.sleep(0.5)
+                assert library.process.returncode is None  # finishing its batch, behind the lock
+                await lock.close()
+            # uvicorn re-raises the signal once it has shut down cleanly.
+            assert await asyncio.wait_for(library.process.wait(), timeout=30) in (
+                0,
+                -signal.SIGTERM,
+            )
+        logs = library.logs()
+    assert "job runner stopped: 1 committed, 0 of its batches queued again" in logs
+    assert await count(database_url, PROGRESS_ROWS) == 1
+    # Nothing drained in a hurry, nothing lost: the next process finishes the queue.
+    queued = "SELECT count(*) FROM library.jobs WHERE status = 'queued'"
+    assert await count(database_url, queued) == 27
+    async with library_process(database_url=database_url, catalog_url=catalog.url):
+        assert await wait_for_count(database_url, PROGRESS_ROWS, 28, within=20) == 28
+
+
+async def test_kill_9_loses_no_accepted_write(catalog: Catalog, database_url: str) -> None:
+    users = [user_token(uuid.uuid4()) for _ in range(36)]
+    writes = [(user, episode) for user in users for episode in range(1, 29)][:1000]
+    settings = {"JOB_WORKERS": 2, "JOB_LEASE_SECONDS": 2}
+    async with (
+        library_process(database_url=database_url, catalog_url=catalog.url, **settings) as doomed,
+        table_lock(database_url, "watch_progress"),
+        httpx.AsyncClient(base_url=doomed.url, timeout=30) as client,
+    ):
+        # Workers claim batches and wait behind the lock; the rest queue up.
+        for start in range(0, len(writes), 50):
+            answers = await asyncio.gather(
+                *(
+                    client.post("/watch/progress", json=progress(episode), headers=user)
+                    for user, episode in writes[start : start + 50]
                 )
-                assert response.status_code == 202, response.text
-        process.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.5)
-        assert process.returncode is None  # still draining, behind the lock
-        await lock.close()
-        lock = None
-        # uvicorn re-raises the signal once it has shut down cleanly.
-        assert await asyncio.wait_for(process.wait(), timeout=30) in (0, -signal.SIGTERM)
-        assert process.stderr is not None
-        logs = (await process.stderr.read()).decode()
-        assert "job runner stopped: 28 committed, 0 not drained" in logs
-    finally:
-        if lock is not None:
-            await lock.close()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    connection = await asyncpg.connect(plain)
-    try:
-        stored = await connection.fetchval("SELECT count(*) FROM library.watch_progress")
-    finally:
-        await connection.close()
-    assert stored == 28
+            )
+            assert [answer.status_code for answer in answers] == [202] * len(answers)
+        doomed.process.kill()
+        await doomed.process.wait()
+    assert await count(database_url, PROGRESS_ROWS) == 0
+    async with library_process(database_url=database_url, catalog_url=catalog.url):
+        # The dead process's leases run out; its batches and its queue run here.
+        stored = await wait_for_count(database_url, PROGRESS_ROWS, 1000, within=60)
+    assert stored == 1000
+    failed = "SELECT count(*) FROM library.jobs WHERE status <> 'succeeded'"
+    assert await count(database_url, failed) == 0
+
+
+async def test_two_processes_on_one_database_share_keys_and_jobs(
+    catalog: Catalog, database_url: str
+) -> None:
+    async with (
+        library_process(database_url=database_url, catalog_url=catalog.url) as first,
+        library_process(database_url=database_url, catalog_url=catalog.url) as second,
+        httpx.AsyncClient(base_url=first.url, timeout=10) as one,
+        httpx.AsyncClient(base_url=second.url, timeout=10) as other,
+    ):
+        body = {"anime_id": str(catalog.anime["frieren"])}
+        for client in (one, other):  # both know the anime: the two requests race evenly
+            warm = await client.post("/favorites", json=body, headers=user_token(uuid.uuid4()))
+            assert warm.status_code == 202
+        for _ in range(5):
+            user = user_token(uuid.uuid4())
+            # The same favorite, to both at once (its job held open by the lock, so
+            # the two surely overlap): one job, one row, one favorite id.
+            async with table_lock(database_url, "favorites"):
+                answers = await asyncio.gather(
+                    one.post("/favorites", json=body, headers=user),
+                    other.post("/favorites", json=body, headers=user),
+                )
+            assert [answer.status_code for answer in answers] == [202, 202]
+            left, right = (answer.json() for answer in answers)
+            assert left["id"] == right["id"]
+            assert left["job"]["id"] == right["job"]["id"]
+            # A job taken by one is readable through the other, and only by its owner.
+            for client in (one, other):
+                seen = await client.get(f"/jobs/{left['job']['id']}", headers=user)
+                assert seen.status_code == 200
+                assert seen.json()["key"] == left["job"]["key"]
+                stranger = await client.get(f"/jobs/{left['job']['id']}", headers=user_token())
+                assert stranger.status_code == 404
+        favorites = "SELECT count(*) FROM library.favorites"
+        assert await wait_for_count(database_url, favorites, 7, within=10) == 7
+        jobs = "SELECT count(*) FROM library.jobs WHERE key LIKE 'favorite:add:%'"
+        assert await count(database_url, jobs) == 7

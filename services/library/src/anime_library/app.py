@@ -2,39 +2,79 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import asyncpg
 from starlette.applications import Starlette
 
-from anime_common import Migrations, create_read_pool, create_service_app
+from anime_common import Database, Migrations, create_read_pool, create_service_app
+from anime_library import service
 from anime_library.catalog_client import CatalogClient
-from anime_library.jobs import JobRunner
-from anime_library.metrics import attach_job_runner_metrics, in_memory_runner_probe
+from anime_library.jobs import JobKind, JobRunner
+from anime_library.metrics import sample_job_queue
+from anime_library.repository import FavoriteRow, ProgressRow
 from anime_library.routes import routes
-from anime_library.service import LibraryState
+from anime_library.service import FavoritePair, LibraryState
 from anime_library.settings import LibrarySettings
+from anime_library.view_repository import ViewRow
+from anime_library.view_service import view_writer
+
+# How stale the job queue's metrics may be (one cheap count over library.jobs each time).
+METRICS_SAMPLE_SECONDS = 5.0
 
 MIGRATIONS = Migrations(script_location="anime_library:migrations", schema="library")
 
 logger = logging.getLogger("anime_library.app")
 
 
+def job_kinds(settings: LibrarySettings) -> Sequence[JobKind]:
+    """Every job the library runs, by the name stored with it (any replica runs any job)."""
+    return (
+        JobKind("favorite-add", service.write_favorites, FavoriteRow),
+        JobKind("favorite-remove", service.remove_favorites, FavoritePair),
+        JobKind("favorite-remove-nothing", service.remove_nothing),
+        JobKind("watch-progress", service.write_progress, ProgressRow),
+        JobKind("view", view_writer(settings.VIEW_DEDUPE_SECONDS), ViewRow),
+    )
+
+
+async def create_runner(settings: LibrarySettings, *, database: Database) -> JobRunner:
+    """The job runner of one process, with a pool of its own (close it after `shutdown`)."""
+    pool = await create_read_pool(settings, application_name="library-jobs")
+    listen = functools.partial(
+        asyncpg.connect,
+        settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+        timeout=settings.DB_CONNECT_TIMEOUT,
+        server_settings={"application_name": "library-job-listener"},
+    )
+    return JobRunner(
+        pool=pool,
+        transaction=database.transaction,
+        listen=listen,
+        kinds=job_kinds(settings),
+        workers=settings.JOB_WORKERS,
+        max_open=settings.JOB_MAX_OPEN,
+        batch_size=settings.JOB_BATCH_SIZE,
+        group_window=settings.JOB_GROUP_SECONDS,
+        group_max=settings.JOB_GROUP_MAX,
+        submit_timeout=settings.JOB_SUBMIT_TIMEOUT_SECONDS,
+        lease=settings.JOB_LEASE_SECONDS,
+        poll_interval=settings.JOB_POLL_SECONDS,
+        retry_attempts=settings.JOB_RETRY_ATTEMPTS,
+        retry_backoff=settings.JOB_RETRY_BACKOFF_SECONDS,
+        retention=settings.JOB_RETENTION_SECONDS,
+    )
+
+
 def create_app(settings: LibrarySettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = app.state.database
-        runner = JobRunner(
-            transaction=database.transaction,
-            workers=settings.JOB_WORKERS,
-            max_queued=settings.JOB_QUEUE_SIZE,
-            batch_size=settings.JOB_BATCH_SIZE,
-            retry_attempts=settings.JOB_RETRY_ATTEMPTS,
-            retry_backoff=settings.JOB_RETRY_BACKOFF_SECONDS,
-            retention=settings.JOB_RETENTION_SECONDS,
-            max_retained=settings.JOB_RETENTION_MAX,
-        )
+        runner = await create_runner(settings, database=database)
         reader = await create_read_pool(settings, application_name="library-reader")
         app.state.library = LibraryState(
             database=database,
@@ -49,21 +89,25 @@ def create_app(settings: LibrarySettings) -> Starlette:
             runner=runner,
         )
         runner.start()
-        attach_job_runner_metrics(in_memory_runner_probe(runner))
+        metrics = asyncio.create_task(
+            sample_job_queue(runner, every=METRICS_SAMPLE_SECONDS), name="library-job-metrics"
+        )
         try:
             yield
         finally:
-            attach_job_runner_metrics(None)
+            metrics.cancel()
             # uvicorn runs this after SIGTERM, once open requests are answered:
-            # nothing new is accepted, and queued changes get the grace period to land.
+            # nothing new is accepted, the batches in hand get the grace period,
+            # and queued jobs stay in library.jobs for the next process.
             try:
                 left = await runner.shutdown(grace=settings.JOB_DRAIN_SECONDS)
                 logger.info(
-                    "job runner stopped: %d committed, %d not drained",
+                    "job runner stopped: %d committed, %d of its batches queued again",
                     runner.committed,
-                    len(left),
+                    left,
                 )
             finally:
+                await runner.close()
                 await app.state.library.catalog.aclose()
                 await reader.close()
 

@@ -1,50 +1,67 @@
-"""The in-process job runner of the library service (DESIGN.md, "Background jobs").
+"""The library's durable job runner (DESIGN.md, "Background jobs"), on `library.jobs`.
 
-A route validates, calls `submit(key, work)` and answers 202 at once; a fixed
-set of workers writes to the database afterwards. What it guarantees:
+A route validates, awaits `submit(key, work)` and answers 202: by then the job
+is committed, so no accepted write is lost when a process dies, and every
+replica sees it. What it guarantees:
 
-- one open job per key: a second submit of a key that is queued or running
-  answers the existing job; with `replace=True` (watch progress) the newest
-  payload replaces the queued one, or, while the job runs, becomes its one
-  follow-up run, so the last payload sent is the one that lands;
-- every run opens its own session and commits, or rolls back on error; a
-  transient database error is retried with exponential backoff a bounded
-  number of times, anything else fails the job with its error text;
-- a bounded queue: when full, `submit` raises the 503 error and records nothing;
-- finished jobs are kept for a bounded time and number, so memory stays bounded;
-- `shutdown` refuses new submits and drains what is queued within a grace
-  period, then logs by key whatever it could not drain.
-
-Throughput (PERF_NOTES.md, batching queued writes): a worker takes up to
-`batch_size` queued jobs at once, and jobs of the same handler queued back to
-back go to the handler together, so it can write them with one statement and
-one commit. Statuses stay per job: when a shared transaction fails for a reason
-other than a transient one, each of its jobs is run again alone, and only the
-bad one fails. Jobs are spread over the workers by `lane` (the key unless the
-work names one), so the jobs of one lane run one at a time and in order: a
-favorite's add and remove are never reordered by two workers racing.
+- **Group commit**: a submit waits at most `group_window` seconds (0: the
+  rest of the event loop's turn) for others, and the group goes to the
+  database in one statement (one round trip for many requests under load).
+  When the database cannot take it, or the open jobs would pass `max_open`,
+  the submit raises the 503 error (with `Retry-After`) and nothing of it is
+  recorded.
+- **One open job per key**, across every replica (a unique partial index): a
+  second submit of an open key answers the existing job; with `replace=True`
+  (watch progress, views) the newest payload replaces a queued job's, or,
+  while the job runs, becomes its one follow-up run, so the last payload sent
+  is the one that lands.
+- **Workers** in every process claim batches (`FOR UPDATE SKIP LOCKED`), woken
+  by `LISTEN/NOTIFY` on a connection of their own, with a poll as the
+  fallback. Jobs of one kind in a batch are written by one handler call in
+  one transaction, which also marks them done: the work and its `succeeded`
+  commit together. A batch that fails for a reason other than a transient one
+  is run again job by job, so only the bad job fails, with its error text.
+  Transient errors are retried with exponential backoff, a bounded number of
+  times; a database that cannot be reached is waited for (the job is never
+  failed for an outage). Jobs of one lane run one at a time, oldest first.
+- **Leases**: a claimed job is leased to its worker, renewed while it runs; a
+  job whose worker died goes back to the queue when the lease runs out and
+  runs again (handlers are idempotent upserts).
+- **Bounded**: at most `max_open` open jobs; finished jobs are deleted
+  `retention` seconds after they finished.
+- **Shutdown** stops taking submits and claiming, finishes the batch in hand
+  within a grace period, and leaves everything else queued for the next
+  process or another replica.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime
 import enum
+import functools
 import logging
-import time
+import os
+import secrets
+import socket
+import typing
 import uuid
-import zlib
-from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import asyncpg
+import orjson
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_common import AppError, ServiceUnavailableError, is_database_unavailable
+from anime_common import AppError, ReadPool, ServiceUnavailableError, is_database_unavailable
+from anime_library import job_repository as repository
+from anime_library.job_repository import ClaimedJob, JobRow, NewJob, QueueCounts
 
 logger = logging.getLogger("anime_library.jobs")
 
@@ -52,6 +69,9 @@ logger = logging.getLogger("anime_library.jobs")
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _MAX_BACKOFF_SECONDS = 5.0
 _MAX_ERROR_LENGTH = 300
+_PRUNE_BATCH = 10_000
+# What a client is told to wait before trying a refused write again.
+RETRY_AFTER_SECONDS = 1
 
 
 class Handler(Protocol):
@@ -79,43 +99,81 @@ class Work:
 
     handler: Handler
     payload: Any
-    # Jobs of one lane never run concurrently; None means the job's key.
+    # Jobs of one lane run one at a time, oldest first; None: no order with others.
     lane: str | None = None
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    """A handler the workers of every replica know by name, and its payload's type.
+
+    The payload is stored as JSON and read back into `payload_type` (a
+    dataclass of UUIDs, datetimes, numbers, booleans and strings), or None.
+    """
+
+    name: str
+    handler: Handler
+    payload_type: type | None = None
+
+    def load(self, text: str | None) -> Any:
+        if self.payload_type is None or text is None:
+            return None
+        return _from_json(self.payload_type, orjson.loads(text))
 
 
-@dataclass(eq=False, slots=True)
+def _from_json(cls: type, data: dict[str, Any]) -> Any:
+    return cls(**{name: convert(data[name]) for name, convert in _converters(cls)})
+
+
+@functools.cache
+def _converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Each field of a payload dataclass and what makes its JSON value a Python one again.
+
+    Worked out once per class: type hints cost far more than the job (bench/library).
+    """
+    hints = typing.get_type_hints(cls)
+    return tuple((item.name, _converter(hints[item.name])) for item in dataclasses.fields(cls))
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any]:
+    options = [option for option in typing.get_args(annotation) if option is not type(None)]
+    target = options[0] if options else annotation  # X | None reads as X
+    parsers: dict[Any, Callable[[Any], Any]] = {
+        uuid.UUID: uuid.UUID,
+        datetime.datetime: datetime.datetime.fromisoformat,
+        float: float,
+    }
+    parse = parsers.get(target)
+    if parse is None:
+        return _same
+    return functools.partial(_or_none, parse)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _or_none(parse: Callable[[Any], Any], value: Any) -> Any:
+    return None if value is None else parse(value)
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
+    """A job as its submitter and `GET /jobs/{id}` see it."""
+
     id: uuid.UUID
     key: str
-    owner: str | None
-    work: Work
-    created_at: datetime.datetime = field(default_factory=_now)
-    status: JobStatus = JobStatus.QUEUED
-    error: str | None = None
-    finished_at: datetime.datetime | None = None
-    # The newest payload submitted while this job was running: it runs next.
-    follow_up: Work | None = None
-    runs: int = 0
-    # Made on first use of `done`: finished jobs are kept by the ten thousand, and an
-    # event is three more objects each for the garbage collector to walk (p99 pauses).
-    _done: asyncio.Event | None = field(default=None, repr=False)
+    status: JobStatus
+    error: str | None
+    created_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    owner: uuid.UUID | None = None
+    # The payload the job will write (an earlier submit's, when the key was open).
+    payload: Any = None
 
     @property
     def finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-
-    @property
-    def done(self) -> asyncio.Event:
-        """Set once the job has finished."""
-        if self._done is None:
-            self._done = asyncio.Event()
-            if self.finished:
-                self._done.set()
-        return self._done
 
     def to_dict(self) -> dict[str, Any]:
         """API.md's Job."""
@@ -127,6 +185,19 @@ class Job:
             "created_at": self.created_at,
             "finished_at": self.finished_at,
         }
+
+
+def job_from_row(row: JobRow, payload: Any = None) -> Job:
+    return Job(
+        id=row.id,
+        key=row.key,
+        status=JobStatus(row.status),
+        error=row.error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        owner=row.owner,
+        payload=payload,
+    )
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -160,239 +231,505 @@ def describe_error(exc: BaseException) -> str:
     return text[:_MAX_ERROR_LENGTH]
 
 
+def unavailable(message: str) -> ServiceUnavailableError:
+    return ServiceUnavailableError(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _backoff(base: float, attempt: int) -> float:
+    return float(min(base * 2**attempt, _MAX_BACKOFF_SECONDS))
+
+
+@dataclass(slots=True)
+class _Submit:
+    """One key of a group being committed, and everyone waiting for its job."""
+
+    job: NewJob
+    kind: JobKind
+    payload: Any  # `job.payload` before it was JSON
+    waiters: list[asyncio.Future[Job]] = field(default_factory=list)
+
+
 class JobRunner:
-    """Keyed background jobs on a fixed set of asyncio workers (see the module docs)."""
+    """Durable keyed jobs in `library.jobs`, and this process's workers (module docs)."""
 
     def __init__(
         self,
         *,
+        pool: ReadPool,
         transaction: Transaction,
+        listen: Callable[[], Awaitable[asyncpg.Connection]],
+        kinds: Sequence[JobKind],
         workers: int,
-        max_queued: int,
-        batch_size: int = 100,
+        max_open: int,
+        batch_size: int = 200,
+        group_window: float = 0.0,
+        group_max: int = 500,
+        submit_timeout: float = 5.0,
+        lease: float = 30.0,
+        poll_interval: float = 1.0,
         retry_attempts: int = 3,
         retry_backoff: float = 0.1,
         retention: float = 600.0,
-        max_retained: int = 50_000,
     ) -> None:
-        if workers < 1 or max_queued < 1 or batch_size < 1:
-            raise ValueError("workers, max_queued and batch_size must be at least 1")
+        if workers < 1 or max_open < 1 or batch_size < 1 or group_max < 1:
+            raise ValueError("workers, max_open, batch_size and group_max must be at least 1")
+        self._pool = pool
         self._transaction = transaction
-        self._max_queued = max_queued
+        self._listen_connect = listen
+        self._kinds = {kind.name: kind for kind in kinds}
+        self._kind_of = {kind.handler: kind for kind in kinds}
+        self._workers = workers
+        self._max_open = max_open
         self._batch_size = batch_size
+        self._group_window = group_window
+        self._group_max = group_max
+        self._submit_timeout = submit_timeout
+        self._lease = lease
+        self._poll = poll_interval
         self._retry_attempts = retry_attempts
         self._retry_backoff = retry_backoff
         self._retention = retention
-        self._max_retained = max_retained
-        self._queues: list[deque[Job]] = [deque() for _ in range(workers)]
+        # Who holds a lease: unique per process, readable in pg_stat_activity terms.
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._group: dict[str, _Submit] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Task[None]] = set()
         self._wakeups = [asyncio.Event() for _ in range(workers)]
-        self._tasks: list[asyncio.Task[None]] = []
-        self._open: dict[str, Job] = {}  # by key: queued or running
-        self._jobs: dict[uuid.UUID, Job] = {}
-        self._latest: dict[str, Job] = {}  # by key: the newest job still kept
-        self._finished: OrderedDict[uuid.UUID, float] = OrderedDict()  # id → monotonic end
-        # Queued jobs plus reserved follow-ups; never above max_queued.
-        self._pending = 0
-        # Submits are taken from construction on (they wait for `start`) until `shutdown`.
+        self._idle_workers: deque[int] = deque()  # waiting for a notification, oldest first
+        self._worker_tasks: list[asyncio.Task[None]] = []
+        self._background: list[asyncio.Task[None]] = []
+        self._in_hand: dict[int, list[uuid.UUID]] = {}
+        self._stop = asyncio.Event()
         self._accepting = True
-        self.committed = 0  # jobs succeeded since start, for the benchmark and logs
-        self.failed = 0  # jobs failed since start, for the metrics
-
-    # --- the producer side -------------------------------------------------------
-
-    @property
-    def pending(self) -> int:
-        return self._pending
+        self.committed = 0  # jobs this process committed as succeeded, for logs and the bench
 
     @property
     def accepting(self) -> bool:
         return self._accepting
 
+    # --- submitting ------------------------------------------------------------------------
+
+    async def submit(
+        self, key: str, work: Work, *, owner: uuid.UUID | None = None, replace: bool = False
+    ) -> Job:
+        """The open job of `key`, or a new one, once it is committed; 503 when it cannot be."""
+        if not self._accepting:
+            raise unavailable("The library is not accepting changes now; retry soon")
+        kind = self._kind_of.get(work.handler)
+        if kind is None:
+            raise ValueError(f"no job kind is registered for {work.handler!r}")
+        new = NewJob(
+            id=uuid.uuid4(),
+            key=key,
+            kind=kind.name,
+            owner=owner,
+            lane=work.lane,
+            payload=orjson.dumps(work.payload).decode(),
+            replace=replace,
+        )
+        pending = self._group.get(key)
+        if pending is None:
+            pending = self._group[key] = _Submit(job=new, kind=kind, payload=work.payload)
+        elif replace:
+            # The same key twice in one group: one row, the newest payload.
+            pending.job, pending.payload = new, work.payload
+        future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
+        pending.waiters.append(future)
+        if len(self._group) >= self._group_max:
+            self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._group_window, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._group:
+            return
+        group, self._group = self._group, {}
+        task = asyncio.create_task(self._write(group))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _insert(self, group: dict[str, _Submit]) -> list[JobRow]:
+        """The group's statement; a deadlock or serialization failure is tried again."""
+        attempt = 0
+        while True:
+            try:
+                # asyncpg's own timeout, not a cancellation: a query cancelled under
+                # it would go back to the pool still busy.
+                async with self._pool.acquire() as connection:
+                    return await repository.submit(
+                        connection=connection,
+                        jobs=[pending.job for pending in group.values()],
+                        max_open=self._max_open,
+                        timeout=self._submit_timeout,
+                    )
+            except Exception as exc:
+                if is_database_unavailable(exc) or not is_transient(exc):
+                    raise
+                if attempt >= self._retry_attempts:
+                    raise
+                logger.warning("job submit: %s, retried", type(exc).__name__)
+                await asyncio.sleep(_backoff(self._retry_backoff, attempt))
+                attempt += 1
+
+    async def _write(self, group: dict[str, _Submit]) -> None:
+        try:
+            rows = await self._insert(group)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, TimeoutError):
+                logger.warning("job submit: database unavailable (%s)", type(exc).__name__)
+                error: BaseException = unavailable("Database unavailable, try again shortly")
+            else:
+                logger.exception("job submit failed")
+                error = exc
+            for pending in group.values():
+                _settle(pending.waiters, error=error)
+            return
+        by_key = {row.key: row for row in rows}
+        for key, pending in group.items():
+            row = by_key.get(key)
+            if row is None:
+                _settle(
+                    pending.waiters, error=unavailable("Too many pending changes; retry shortly")
+                )
+                continue
+            try:
+                # A new job writes what was submitted; an open one what it holds.
+                fresh = row.id == pending.job.id
+                job = job_from_row(
+                    row, pending.payload if fresh else pending.kind.load(row.payload)
+                )
+            except Exception as exc:  # a payload it cannot read: its worker will fail it
+                logger.exception("job %s: payload not readable", key)
+                _settle(pending.waiters, error=exc)
+            else:
+                _settle(pending.waiters, job=job)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def get(self, job_id: uuid.UUID) -> Job | None:
+        async with self._pool.acquire() as connection:
+            row = await repository.job_by_id(connection=connection, job_id=job_id)
+        return job_from_row(row) if row is not None else None
+
+    async def counts(self) -> QueueCounts:
+        """Queue depth, running and failed jobs and lag, over every replica (for metrics)."""
+        async with self._pool.acquire() as connection:
+            return await repository.queue_counts(connection=connection)
+
+    # --- the workers ------------------------------------------------------------------------
+
     def start(self) -> None:
-        """Start the workers (inside a running event loop)."""
-        if self._tasks:
+        """Start the listener, the workers and the lease/retention upkeep (in a running loop)."""
+        if self._worker_tasks:
             raise RuntimeError("the job runner is already started")
-        self._tasks = [
+        self._worker_tasks = [
             asyncio.create_task(self._work(index), name=f"library-job-worker-{index}")
-            for index in range(len(self._queues))
+            for index in range(self._workers)
+        ]
+        self._background = [
+            asyncio.create_task(self._listen(), name="library-job-listener"),
+            asyncio.create_task(self._upkeep(), name="library-job-upkeep"),
         ]
 
-    def submit(
-        self, key: str, work: Work, *, owner: str | None = None, replace: bool = False
-    ) -> Job:
-        """The open job of `key`, or a new queued one; 503 when shutting down or full.
+    def _wake(self, *_: object) -> None:
+        """Wake one idle worker (a notification's callback): it takes what is due.
 
-        Synchronous on purpose: the check of the key, the capacity and the
-        enqueue happen without a suspension point, so two requests can never
-        both create a job for one key, and a refused submit leaves no trace.
+        One, not all: the others' claims would find nothing and cost a round trip
+        each. A worker whose claim comes back full wakes the next.
         """
-        if not self._accepting:
-            raise ServiceUnavailableError("The library is not accepting changes now; retry soon")
-        existing = self._open.get(key)
-        if existing is not None:
-            if replace:
-                if existing.status is JobStatus.QUEUED:
-                    existing.work = work
-                else:
-                    if existing.follow_up is None:
-                        self._reserve()
-                    existing.follow_up = work
-            return existing
-        self._reserve()
-        job = Job(id=uuid.uuid4(), key=key, owner=owner, work=work)
-        self._open[key] = job
-        self._jobs[job.id] = job
-        self._latest[key] = job
-        self._enqueue(job)
-        return job
+        while self._idle_workers:
+            wakeup = self._wakeups[self._idle_workers.popleft()]
+            if not wakeup.is_set():
+                wakeup.set()
+                return
 
-    def get(self, job_id: uuid.UUID) -> Job | None:
-        self._prune()
-        return self._jobs.get(job_id)
+    def _wake_all(self) -> None:
+        self._idle_workers.clear()
+        for wakeup in self._wakeups:
+            wakeup.set()
 
-    def open_jobs(self) -> list[Job]:
-        """Every queued or running job (at most the queue's bound plus the workers' batches)."""
-        return list(self._open.values())
-
-    def latest(self, key: str) -> Job | None:
-        """The newest job of `key`, open or finished, while it is still kept."""
-        self._prune()
-        return self._latest.get(key)
-
-    def _reserve(self) -> None:
-        if self._pending >= self._max_queued:
-            raise ServiceUnavailableError("Too many pending changes; retry shortly")
-        self._pending += 1
-
-    def _enqueue(self, job: Job) -> None:
-        lane = job.work.lane or job.key
-        index = zlib.crc32(lane.encode()) % len(self._queues)
-        self._queues[index].append(job)
-        self._wakeups[index].set()
-
-    # --- the workers ---------------------------------------------------------------
+    async def _idle(self, index: int, seconds: float) -> None:
+        """Wait for a notification (or `seconds`); the worker is on the idle list already."""
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._wakeups[index].wait()
+        finally:
+            with contextlib.suppress(ValueError):
+                self._idle_workers.remove(index)
 
     async def _work(self, index: int) -> None:
-        queue, wakeup = self._queues[index], self._wakeups[index]
-        while True:
-            if not queue:
-                if not self._accepting:
-                    return
-                wakeup.clear()
-                await wakeup.wait()
+        worker = f"{self.name}:{index}"
+        failures = 0
+        while not self._stop.is_set():
+            self._wakeups[index].clear()
+            # Idle from before the claim: a notification during it wakes the next wait.
+            self._idle_workers.append(index)
+            try:
+                async with self._pool.acquire() as connection:
+                    batch = await repository.claim(
+                        connection=connection,
+                        worker=worker,
+                        lease_seconds=self._lease,
+                        limit=self._batch_size,
+                    )
+            except Exception as exc:
+                failures += 1
+                if is_transient(exc):
+                    logger.warning("job worker %d: cannot claim (%s)", index, type(exc).__name__)
+                else:
+                    logger.exception("job worker %d: claim failed", index)
+                await self._idle(index, _backoff(self._retry_backoff, failures))
                 continue
-            batch = [queue.popleft() for _ in range(min(len(queue), self._batch_size))]
-            self._pending -= len(batch)
-            for job in batch:
-                job.status = JobStatus.RUNNING
-                job.runs += 1
-            # Consecutive jobs of one handler share a transaction; order is kept.
-            start = 0
-            for end in range(1, len(batch) + 1):
-                if end == len(batch) or batch[end].work.handler is not batch[start].work.handler:
-                    await self._run_group(batch[start:end])
-                    start = end
+            failures = 0
+            if not batch:
+                await self._idle(index, self._poll)
+                continue
+            with contextlib.suppress(ValueError):
+                self._idle_workers.remove(index)
+            if len(batch) == self._batch_size:
+                self._wake()  # there may be more: another worker takes the next batch
+            self._in_hand[index] = [job.id for job in batch]
+            done = asyncio.Event()
+            renewal = asyncio.create_task(self._renew(worker, self._in_hand[index], done))
+            try:
+                await self._run_batch(worker, batch)
+            finally:
+                # Stopped between renewals, never cancelled inside a query (see _write).
+                done.set()
+                await renewal
+                del self._in_hand[index]
 
-    async def _run_group(self, group: Sequence[Job]) -> None:
-        error = await self._attempt(group)
-        if error is not None and len(group) > 1 and not is_transient(error):
-            # One bad payload must not fail its neighbours: run each alone.
-            for job in group:
-                self._finish(job, await self._attempt([job]))
+    async def _renew(self, worker: str, ids: list[uuid.UUID], done: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._lease / 3):
+                    await done.wait()
+            if done.is_set():
+                return
+            try:
+                async with self._pool.acquire() as connection:
+                    await repository.renew_leases(
+                        connection=connection, worker=worker, ids=ids, lease_seconds=self._lease
+                    )
+            except Exception as exc:  # noqa: BLE001 - renewal is retried; a lost lease only means a re-run
+                logger.warning("job leases not renewed (%s)", type(exc).__name__)
+
+    async def _run_batch(self, worker: str, batch: Sequence[ClaimedJob]) -> None:
+        groups: dict[str, list[ClaimedJob]] = {}
+        for job in batch:
+            groups.setdefault(job.kind, []).append(job)
+        for name, jobs in groups.items():
+            kind = self._kinds.get(name)
+            if kind is None:
+                for job in jobs:
+                    await self._settle_failure(worker, [job], LookupError(f"unknown kind {name}"))
+                continue
+            await self._run_group(worker, kind, jobs)
+
+    async def _run_group(self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]) -> None:
+        error = await self._attempt(worker, kind, jobs)
+        if error is None:
             return
-        for job in group:
-            self._finish(job, error)
+        if len(jobs) > 1 and not is_transient(error):
+            # One bad payload must not fail its neighbours: run each alone.
+            for job in jobs:
+                await self._run_group(worker, kind, [job])
+            return
+        await self._settle_failure(worker, jobs, error)
 
-    async def _attempt(self, group: Sequence[Job]) -> BaseException | None:
-        """Run jobs in one transaction, retrying transient failures; the last error, if any."""
-        handler = group[0].work.handler
-        payloads = [job.work.payload for job in group]
+    async def _attempt(
+        self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]
+    ) -> BaseException | None:
+        """Run jobs and mark them done in one transaction, retrying transient failures."""
         attempt = 0
         while True:
             try:
                 async with self._transaction() as session:
-                    await handler(session=session, payloads=payloads)
-            except Exception as exc:
-                if is_transient(exc) and attempt < self._retry_attempts:
-                    delay = min(self._retry_backoff * 2**attempt, _MAX_BACKOFF_SECONDS)
+                    await kind.handler(
+                        session=session, payloads=[kind.load(job.payload) for job in jobs]
+                    )
+                    again = await repository.mark_succeeded(
+                        session=session, worker=worker, ids=[job.id for job in jobs]
+                    )
+            except Exception as exc:  # noqa: BLE001 - classified just below
+                # An outage is waited out while the process runs; other transient
+                # errors (serialization, deadlock) have a bounded number of retries.
+                outage = is_database_unavailable(exc) and not self._stop.is_set()
+                if is_transient(exc) and (outage or attempt < self._retry_attempts):
+                    delay = _backoff(self._retry_backoff, attempt)
                     attempt += 1
                     logger.warning(
-                        "job %s: transient database error, retry %d/%d in %.2fs",
-                        group[0].key,
+                        "job %s: transient database error (%s), retry %d in %.2fs",
+                        jobs[0].key,
+                        type(exc).__name__,
                         attempt,
-                        self._retry_attempts,
                         delay,
                     )
                     await asyncio.sleep(delay)
                     continue
-                if len(group) == 1:
-                    logger.exception("job %s failed", group[0].key)
                 return exc
+            # A follow-up queued again (`again`) is claimed by this worker's next turn.
+            self.committed += len(jobs) - again
             return None
 
-    def _finish(self, job: Job, error: BaseException | None) -> None:
-        if job.follow_up is not None:
-            # A newer payload arrived while this one ran: it lands next, in the same
-            # job (its queue slot was reserved when it was submitted).
-            job.work, job.follow_up = job.follow_up, None
-            job.status = JobStatus.QUEUED
-            self._enqueue(job)
-            return
-        if error is None:
-            job.status = JobStatus.SUCCEEDED
-            self.committed += 1
-        else:
-            job.status = JobStatus.FAILED
-            job.error = describe_error(error)
-            self.failed += 1
-        self._close(job)
+    async def _settle_failure(
+        self, worker: str, jobs: Sequence[ClaimedJob], error: BaseException
+    ) -> None:
+        """Fail the jobs with their error text, or queue them again after an outage."""
+        try:
+            async with self._transaction() as session:
+                if is_database_unavailable(error):
+                    await repository.release(
+                        session=session,
+                        worker=worker,
+                        ids=[job.id for job in jobs],
+                        delay_seconds=0,
+                        count_attempt=False,
+                    )
+                    return
+                text = describe_error(error)
+                for job in jobs:
+                    logger.warning("job %s failed: %s", job.key, text, exc_info=error)
+                    await repository.mark_failed(
+                        session=session, worker=worker, job_id=job.id, error=text
+                    )
+        except Exception as exc:  # noqa: BLE001 - the lease brings the jobs back
+            # The lease brings them back once it runs out.
+            logger.warning("job outcome not recorded (%s)", type(exc).__name__)
 
-    def _close(self, job: Job) -> None:
-        job.finished_at = _now()
-        if self._open.get(job.key) is job:
-            del self._open[job.key]
-        self._finished[job.id] = time.monotonic()
-        if job._done is not None:
-            job._done.set()
-        self._prune()
+    # --- LISTEN/NOTIFY and upkeep ---------------------------------------------------------------
 
-    def _prune(self) -> None:
-        horizon = time.monotonic() - self._retention
-        while self._finished:
-            job_id, ended = next(iter(self._finished.items()))
-            if ended > horizon and len(self._finished) <= self._max_retained:
-                break
-            del self._finished[job_id]
-            job = self._jobs.pop(job_id, None)
-            if job is not None and self._latest.get(job.key) is job:
-                del self._latest[job.key]
+    async def _listen(self) -> None:
+        """Keep a connection listening on the jobs channel; reconnect when it drops."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                connection = await self._listen_connect()
+            except Exception as exc:  # noqa: BLE001 - the poll covers until it reconnects
+                failures += 1
+                logger.warning("job listener cannot connect (%s)", type(exc).__name__)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_backoff(self._retry_backoff, failures)):
+                        await self._stop.wait()
+                continue
+            failures = 0
+            lost = asyncio.Event()
+            connection.add_termination_listener(functools.partial(_set_event, lost))
+            try:
+                await connection.add_listener(repository.CHANNEL, self._wake)
+                self._wake_all()  # whatever was notified while nobody listened
+                stop = asyncio.ensure_future(self._stop.wait())
+                dropped = asyncio.ensure_future(lost.wait())
+                await asyncio.wait({stop, dropped}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                dropped.cancel()
+            except Exception as exc:  # noqa: BLE001 - the poll covers until it reconnects
+                logger.warning("job listener lost its connection (%s)", type(exc).__name__)
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=2)
 
-    # --- shutdown --------------------------------------------------------------------
+    async def _upkeep(self) -> None:
+        """Requeue the jobs of dead workers; prune finished jobs past their retention."""
+        prune_every = max(min(self._retention / 2, 60.0), self._poll)
+        next_prune = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            try:
+                async with self._pool.acquire() as connection:
+                    requeued, failed = await repository.requeue_expired(
+                        connection=connection,
+                        max_attempts=self._retry_attempts + 1,
+                        error="Not done: its worker stopped each time it ran",
+                    )
+                    if requeued or failed:
+                        logger.warning(
+                            "jobs of stopped workers: %d queued again, %d failed", requeued, failed
+                        )
+                    if loop.time() >= next_prune:
+                        await self.prune(connection=connection)
+                        next_prune = loop.time() + prune_every
+            except Exception as exc:  # noqa: BLE001 - tried again at the next poll
+                logger.warning("job upkeep skipped (%s)", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._stop.wait()
 
-    async def shutdown(self, *, grace: float) -> list[str]:
-        """Refuse new submits, drain within `grace` seconds; the keys left undone."""
+    async def prune(self, *, connection: asyncpg.Connection) -> int:
+        """Delete jobs finished more than `retention` seconds ago; how many went."""
+        pruned = 0
+        while True:
+            deleted = await repository.prune_finished(
+                connection=connection, older_than_seconds=self._retention, limit=_PRUNE_BATCH
+            )
+            pruned += deleted
+            if deleted < _PRUNE_BATCH:
+                return pruned
+
+    async def close(self) -> None:
+        """Close the runner's pool (after `shutdown`)."""
+        await self._pool.close()
+
+    # --- shutdown -----------------------------------------------------------------------------
+
+    async def shutdown(self, *, grace: float) -> int:
+        """Refuse submits, finish the batches in hand within `grace` seconds, stop.
+
+        Queued jobs stay queued for the next process or another replica. A batch
+        still running after `grace` is abandoned and queued again at once (its
+        transaction rolls back). Returns how many jobs were abandoned so.
+        """
         self._accepting = False
-        for wakeup in self._wakeups:
-            wakeup.set()
-        if self._tasks:
-            _, late = await asyncio.wait(self._tasks, timeout=grace)
+        self._flush()
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        self._stop.set()
+        self._wake_all()
+        abandoned: list[tuple[int, list[uuid.UUID]]] = []
+        if self._worker_tasks:
+            _, late = await asyncio.wait(self._worker_tasks, timeout=grace)
+            abandoned = [(index, list(ids)) for index, ids in self._in_hand.items()]
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        left = sorted(self._open)
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for index, ids in abandoned:
+            try:
+                async with self._transaction() as session:
+                    await repository.release(
+                        session=session,
+                        worker=f"{self.name}:{index}",
+                        ids=ids,
+                        delay_seconds=0,
+                        count_attempt=False,
+                    )
+            except Exception as exc:  # noqa: BLE001 - the lease brings the jobs back
+                logger.warning("abandoned jobs wait for their lease (%s)", type(exc).__name__)
+        left = sum(len(ids) for _, ids in abandoned)
         if left:
-            logger.error(
-                "job runner stopped with %d job(s) not drained within %.1fs: %s",
-                len(left),
-                grace,
-                ", ".join(left),
-            )
-        for job in list(self._open.values()):
-            job.status = JobStatus.FAILED
-            job.error = "Not done: the service stopped before it ran"
-            job.follow_up = None
-            self._close(job)
-        for queue in self._queues:
-            queue.clear()
-        self._pending = 0
+            logger.warning("job runner stopped with %d job(s) of its batches not done", left)
         return left
+
+
+def _set_event(event: asyncio.Event, *_: object) -> None:
+    event.set()
+
+
+def _settle(
+    waiters: Sequence[asyncio.Future[Job]],
+    *,
+    job: Job | None = None,
+    error: BaseException | None = None,
+) -> None:
+    for waiter in waiters:
+        if waiter.done():  # its request went away
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(job)  # type: ignore[arg-type]

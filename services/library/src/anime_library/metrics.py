@@ -1,64 +1,51 @@
-"""The library's own Prometheus metrics: its job runner's queue, read when scraped.
+"""The library's own Prometheus metrics: the job queue in `library.jobs`, every replica's.
 
-The collector knows nothing of how a runner is built: it reads a `JobQueueProbe`,
-a function answering a `JobQueueSnapshot`, attached once the runner exists
-(`attach_job_runner_metrics`). `in_memory_runner_probe` is the probe of the
-in-process `JobRunner`; another runner attaches its own probe the same way.
+A scrape must not wait on the database, so the collector reports the latest sample a
+background task takes (`sample_job_queue`, every few seconds); while the database cannot
+be read it reports nothing rather than numbers that may be stale.
 """
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Iterable
 
 from prometheus_client import REGISTRY
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from anime_library.jobs import JobRunner, JobStatus
+from anime_library.job_repository import QueueCounts
+from anime_library.jobs import JobRunner
 
-
-@dataclass(frozen=True, slots=True)
-class JobQueueSnapshot:
-    queued: int
-    running: int
-    failed_total: int
-    # Seconds the oldest queued job has waited since it was submitted (0 when none waits).
-    lag_seconds: float
-
-
-JobQueueProbe = Callable[[], JobQueueSnapshot]
+logger = logging.getLogger("anime_library.metrics")
 
 
 class _JobQueueCollector(Collector):
     def __init__(self) -> None:
-        self._probe: JobQueueProbe | None = None
-
-    def attach(self, probe: JobQueueProbe | None) -> None:
-        self._probe = probe
+        self.latest: QueueCounts | None = None
 
     def describe(self) -> Iterable[Metric]:
         return self._families(None)
 
     def collect(self) -> Iterable[Metric]:
-        return self._families(self._probe() if self._probe is not None else None)
+        return self._families(self.latest)
 
     @staticmethod
-    def _families(snapshot: JobQueueSnapshot | None) -> list[Metric]:
+    def _families(counts: QueueCounts | None) -> list[Metric]:
         queued = GaugeMetricFamily("library_jobs_queued", "Jobs waiting for a worker")
         running = GaugeMetricFamily("library_jobs_running", "Jobs a worker is running now")
-        failed = CounterMetricFamily(
-            "library_jobs_failed", "Jobs that ended failed since the process started"
+        failed = GaugeMetricFamily(
+            "library_jobs_failed", "Failed jobs still kept (JOB_RETENTION_SECONDS)"
         )
         lag = GaugeMetricFamily(
-            "library_jobs_lag_seconds", "How long the oldest queued job has waited"
+            "library_jobs_lag_seconds", "How long the oldest due queued job has waited"
         )
-        if snapshot is not None:
-            queued.add_metric([], snapshot.queued)
-            running.add_metric([], snapshot.running)
-            failed.add_metric([], snapshot.failed_total)
-            lag.add_metric([], snapshot.lag_seconds)
+        if counts is not None:
+            queued.add_metric([], counts.queued)
+            running.add_metric([], counts.running)
+            failed.add_metric([], counts.failed)
+            lag.add_metric([], counts.lag_seconds)
         return [queued, running, failed, lag]
 
 
@@ -66,21 +53,19 @@ JOB_QUEUE = _JobQueueCollector()
 REGISTRY.register(JOB_QUEUE)
 
 
-def attach_job_runner_metrics(probe: JobQueueProbe | None) -> None:
-    """Report `probe`'s snapshots from now on (None: report nothing)."""
-    JOB_QUEUE.attach(probe)
+async def sample_job_queue_once(runner: JobRunner) -> None:
+    try:
+        JOB_QUEUE.latest = await runner.counts()
+    except Exception as exc:  # noqa: BLE001 - an outage only pauses the metrics
+        logger.debug("job queue metrics unavailable: %s", type(exc).__name__)
+        JOB_QUEUE.latest = None
 
 
-def in_memory_runner_probe(runner: JobRunner) -> JobQueueProbe:
-    """The probe of the in-process runner: it walks the open jobs (at most the queue bound)."""
-
-    def probe() -> JobQueueSnapshot:
-        queued_at = [job.created_at for job in runner.open_jobs() if job.status is JobStatus.QUEUED]
-        running = sum(1 for job in runner.open_jobs() if job.status is JobStatus.RUNNING)
-        now = datetime.datetime.now(datetime.UTC)
-        lag = (now - min(queued_at)).total_seconds() if queued_at else 0.0
-        return JobQueueSnapshot(
-            queued=runner.pending, running=running, failed_total=runner.failed, lag_seconds=lag
-        )
-
-    return probe
+async def sample_job_queue(runner: JobRunner, *, every: float) -> None:
+    """Sample the queue for the metrics until cancelled."""
+    try:
+        while True:
+            await sample_job_queue_once(runner)
+            await asyncio.sleep(every)
+    finally:
+        JOB_QUEUE.latest = None

@@ -1,4 +1,4 @@
-"""Tables of the library schema: favorites, watch progress, collections and views."""
+"""Tables of the library schema: favorites, watch progress, collections, views and jobs."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from anime_common import schema_metadata
@@ -148,3 +151,70 @@ class AnimeViewTotal(Base):
 
     anime_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     views: Mapped[int] = mapped_column(BigInteger)
+
+
+# A job is open while it is queued or running: one open job per key (jobs.py).
+OPEN_JOB = text("status IN ('queued', 'running')")
+
+
+class Job(Base):
+    """A durable background job of the runner in `anime_library.jobs` (DESIGN.md)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'failed')", name="status_known"
+        ),
+        # One open job per key across every replica; submits conflict on it.
+        Index("uq_jobs_open_key", "key", unique=True, postgresql_where=OPEN_JOB),
+        # The newest add job of a favorite, open or finished (only those: every
+        # other job would pay for an index it never uses).
+        Index(
+            "ix_jobs_favorite_add_key",
+            "key",
+            "created_at",
+            postgresql_where=text("kind = 'favorite-add'"),
+        ),
+        # Claiming: the queued jobs that are due, oldest first.
+        Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
+        # Requeueing the jobs of workers that died.
+        Index(
+            "ix_jobs_running_lease", "lease_expires_at", postgresql_where=text("status = 'running'")
+        ),
+        # The lane check of a claim: an older open job of the same lane runs first.
+        Index(
+            "ix_jobs_open_lane",
+            "lane",
+            postgresql_where=text("lane IS NOT NULL AND status IN ('queued', 'running')"),
+        ),
+        # Pruning finished jobs past the retention period.
+        Index(
+            "ix_jobs_finished_at",
+            "finished_at",
+            postgresql_where=text("status IN ('succeeded', 'failed')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))
+    # The user whose job it is (GET /jobs/{id} answers no one else); None for service jobs.
+    owner: Mapped[uuid.UUID | None]
+    # Jobs of one lane run one at a time, oldest first (a favorite's add and remove).
+    lane: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    # The newest payload sent while the job ran: it runs next, in the same job.
+    follow_up: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    run_after: Mapped[datetime.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    lease_owner: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))

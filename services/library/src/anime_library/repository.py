@@ -16,6 +16,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anime_library.job_repository import JobRow, job_row
 from anime_library.sql import as_uuid, fetch_page
 
 
@@ -142,26 +143,55 @@ async def upsert_progress(*, session: AsyncSession, rows: Sequence[ProgressRow])
 # --- reads ----------------------------------------------------------------------------
 
 
-async def favorite_by_pair(
-    *, connection: asyncpg.Connection, user_id: uuid.UUID, anime_id: uuid.UUID
-) -> FavoriteRow | None:
-    """The stored favorite of a pair, on a plain asyncpg connection (a hot path: every add)."""
+async def favorite_to_keep(
+    *,
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    anime_id: uuid.UUID,
+    add_key: str,
+    removal_key: str,
+) -> tuple[FavoriteRow | None, JobRow | None]:
+    """The stored favorite of a pair (unless its removal is open) and its newest add job.
+
+    One round trip on a plain asyncpg connection (a hot path: every add). The
+    job is None when it has been pruned.
+    """
     row = await connection.fetchrow(
-        "SELECT id, created_at FROM library.favorites WHERE user_id = $1 AND anime_id = $2",
+        "SELECT f.id AS favorite_id, f.created_at AS favorited_at, j.*"
+        " FROM library.favorites f LEFT JOIN LATERAL ("
+        "  SELECT id, key, status, error, created_at, finished_at, owner, NULL::text AS payload"
+        "  FROM library.jobs WHERE kind = 'favorite-add' AND key = $3"
+        "  ORDER BY created_at DESC LIMIT 1) j ON true"
+        " WHERE f.user_id = $1 AND f.anime_id = $2"
+        " AND NOT EXISTS (SELECT 1 FROM library.jobs WHERE key = $4"
+        " AND status IN ('queued', 'running'))",
         user_id,
         anime_id,
+        add_key,
+        removal_key,
     )
     if row is None:
-        return None
-    return FavoriteRow(id=as_uuid(row[0]), user_id=user_id, anime_id=anime_id, created_at=row[1])
+        return None, None
+    stored = FavoriteRow(
+        id=as_uuid(row["favorite_id"]),
+        user_id=user_id,
+        anime_id=anime_id,
+        created_at=row["favorited_at"],
+    )
+    return stored, (job_row(row) if row["id"] is not None else None)
 
 
 async def favorite_anime_id(
     *, connection: asyncpg.Connection, user_id: uuid.UUID, favorite_id: uuid.UUID
 ) -> uuid.UUID | None:
-    """The anime of one of the user's favorites, by the favorite's id."""
+    """The anime of one of the user's favorites by its id: stored, or still to be added."""
     value = await connection.fetchval(
-        "SELECT anime_id FROM library.favorites WHERE id = $1 AND user_id = $2",
+        "SELECT anime_id FROM library.favorites WHERE id = $1 AND user_id = $2"
+        " UNION ALL"
+        " SELECT (payload->>'anime_id')::uuid FROM library.jobs"
+        " WHERE owner = $2 AND kind = 'favorite-add' AND status IN ('queued', 'running')"
+        " AND payload->>'id' = $1::text"
+        " LIMIT 1",
         favorite_id,
         user_id,
     )

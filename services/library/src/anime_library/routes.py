@@ -134,7 +134,7 @@ async def continue_watching(request: Request) -> Response:
 @document("One of the user's jobs", response=JobOut, errors=[404], tags=TAGS)
 @requires()
 async def get_job(request: Request) -> Response:
-    job = service.job_of(
+    job = await service.job_of(
         state=library_state(request), user_id=user_of(request), raw_id=request.path_params["id"]
     )
     return JSONResponse(job.to_dict())

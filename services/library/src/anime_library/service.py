@@ -1,8 +1,10 @@
 """The library's rules: what is checked before a change is queued, and what its job writes.
 
 Requests never write: they validate (the anime through the catalog, the
-numbers against its episode count and duration), submit a job and answer 202.
-The job handlers below are the only writers, each in the runner's transaction.
+numbers against its episode count and duration), submit a job (committed to
+library.jobs before the answer) and answer 202. The job handlers below are the
+only writers, each in the runner's transaction; any replica may run them, and
+a job may run twice (its worker died), so every handler is an idempotent upsert.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from anime_common import (
 )
 from anime_library import repository
 from anime_library.catalog_client import AnimeInfo, CatalogClient
-from anime_library.jobs import Job, JobRunner, JobStatus, Work
+from anime_library.jobs import Job, JobRunner, JobStatus, Work, job_from_row
 from anime_library.repository import FavoriteRow, ProgressRow
 from anime_library.schemas import ProgressIn
 
@@ -73,8 +75,19 @@ async def write_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> 
     await repository.insert_favorites(session=session, rows=payloads)
 
 
+@dataclass(frozen=True, slots=True)
+class FavoritePair:
+    """The payload of a removal: which favorite goes."""
+
+    user_id: uuid.UUID
+    anime_id: uuid.UUID
+
+
 async def remove_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
-    await repository.delete_favorites(session=session, pairs=payloads)
+    pairs: Sequence[FavoritePair] = payloads
+    await repository.delete_favorites(
+        session=session, pairs=[(pair.user_id, pair.anime_id) for pair in pairs]
+    )
 
 
 async def write_progress(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
@@ -109,49 +122,39 @@ def _favorite_lane(user_id: uuid.UUID, anime_id: uuid.UUID | str) -> str:
 async def add_favorite(
     *, state: LibraryState, user_id: uuid.UUID, reference: str
 ) -> tuple[FavoriteRow, Job]:
-    """Check the anime, then queue the insert; an existing favorite keeps its id and date."""
+    """Check the anime, then queue the insert; an existing favorite keeps its id and date.
+
+    A second add while one is open (from any replica) answers that job and the
+    row it will write.
+    """
     anime = await state.catalog.resolve(reference)
-    key = f"favorite:add:{user_id}:{anime.id}"
-    lane = _favorite_lane(user_id, anime.id)
     row = FavoriteRow(
         id=favorite_id(user_id=user_id, anime_id=anime.id),
         user_id=user_id,
         anime_id=anime.id,
         created_at=utc_now(),
     )
-    open_job = state.runner.latest(key)
-    if open_job is not None and not open_job.finished:
-        pending: FavoriteRow = open_job.work.payload
-        return pending, open_job  # an identical request is being written: no read needed
-    read_at = utc_now()
+    key = f"favorite:add:{user_id}:{anime.id}"
     async with state.reader.acquire() as connection:
-        stored = await repository.favorite_by_pair(
-            connection=connection, user_id=user_id, anime_id=anime.id
+        # A stored favorite whose removal is still open is about to go: a new add,
+        # run after the removal (their lane), writes it again.
+        stored, added = await repository.favorite_to_keep(
+            connection=connection,
+            user_id=user_id,
+            anime_id=anime.id,
+            add_key=key,
+            removal_key=f"favorite:remove:{user_id}:{anime.id}",
         )
-    latest = state.runner.latest(key)
-    removal = state.runner.latest(f"favorite:remove:{user_id}:{anime.id}")
-    if removal is not None and not removal.finished:
-        # The row is about to go: only a new add, queued behind the removal, keeps it.
-        stored, latest = None, None
-    if latest is not None and (
-        not latest.finished
-        or (
-            latest.status is JobStatus.SUCCEEDED
-            # An identical request's job that committed while we read: its row is ours.
-            and (stored is not None or _finished_after(latest, read_at))
-        )
-    ):
-        same: FavoriteRow = stored or latest.work.payload
-        return same, latest
-    job = state.runner.submit(
-        key, Work(write_favorites, stored or row, lane=lane), owner=str(user_id)
+    if stored is not None and added is not None and added.status != JobStatus.FAILED:
+        # Written (or being written) by that job: it is the answer, from any replica.
+        return stored, job_from_row(added)
+    job = await state.runner.submit(
+        key,
+        Work(write_favorites, stored or row, lane=_favorite_lane(user_id, anime.id)),
+        owner=user_id,
     )
-    queued: FavoriteRow = job.work.payload
-    return queued, job
-
-
-def _finished_after(job: Job, moment: datetime.datetime) -> bool:
-    return job.finished_at is not None and job.finished_at >= moment
+    written: FavoriteRow = job.payload
+    return written, job
 
 
 async def remove_favorite(*, state: LibraryState, user_id: uuid.UUID, reference: str) -> Job:
@@ -163,10 +166,10 @@ async def remove_favorite(*, state: LibraryState, user_id: uuid.UUID, reference:
         given = None
     if given is not None:
         async with state.reader.acquire() as connection:
+            # Stored, or still to be written by an open add.
             anime_id = await repository.favorite_anime_id(
                 connection=connection, user_id=user_id, favorite_id=given
             )
-        anime_id = anime_id or _pending_favorite(state=state, user_id=user_id, favorite=given)
         anime_id = anime_id or given
     elif HIANIME_ID.fullmatch(reference):
         try:
@@ -176,23 +179,11 @@ async def remove_favorite(*, state: LibraryState, user_id: uuid.UUID, reference:
     target: uuid.UUID | str = anime_id or reference
     lane = _favorite_lane(user_id, target)
     work = (
-        Work(remove_favorites, (user_id, anime_id), lane=lane)
+        Work(remove_favorites, FavoritePair(user_id=user_id, anime_id=anime_id), lane=lane)
         if anime_id is not None
         else Work(remove_nothing, None, lane=lane)
     )
-    return state.runner.submit(f"favorite:remove:{user_id}:{target}", work, owner=str(user_id))
-
-
-def _pending_favorite(
-    *, state: LibraryState, user_id: uuid.UUID, favorite: uuid.UUID
-) -> uuid.UUID | None:
-    """The anime of a favorite whose add is still queued (its row is not written yet)."""
-    prefix = f"favorite:add:{user_id}:"
-    for job in state.runner.open_jobs():
-        if job.key.startswith(prefix) and job.work.payload.id == favorite:
-            anime_id: uuid.UUID = job.work.payload.anime_id
-            return anime_id
-    return None
+    return await state.runner.submit(f"favorite:remove:{user_id}:{target}", work, owner=user_id)
 
 
 async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
@@ -317,7 +308,7 @@ async def record_progress(
         last_watched_at=utc_now(),
     )
     key = f"watch-progress:{user_id}:{anime.id}:{data.episode}"
-    job = state.runner.submit(key, Work(write_progress, row), owner=str(user_id), replace=True)
+    job = await state.runner.submit(key, Work(write_progress, row), owner=user_id, replace=True)
     return row, job
 
 
@@ -378,9 +369,9 @@ async def continue_watching(
 # --- jobs ----------------------------------------------------------------------------------
 
 
-def job_of(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> Job:
-    """A job of this user; anyone else's (or an unknown or expired one) is a 404."""
-    job = state.runner.get(parse_path_id(raw_id, what="Job"))
-    if job is None or job.owner != str(user_id):
+async def job_of(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> Job:
+    """A job of this user, from any replica; anyone else's (or an unknown, pruned one): 404."""
+    job = await state.runner.get(parse_path_id(raw_id, what="Job"))
+    if job is None or job.owner != user_id:
         raise NotFoundError("Job not found")
     return job

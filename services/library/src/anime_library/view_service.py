@@ -44,8 +44,8 @@ async def record_view(
     anime = await anime_with_episode(state=state, reference=data.anime_id, episode=data.episode)
     row = ViewRow(user_id=user_id, anime_id=anime.id, episode=data.episode, viewed_at=utc_now())
     key = f"view:{user_id}:{anime.id}:{data.episode or NO_EPISODE}"
-    job = state.runner.submit(
-        key, Work(view_writer(window_seconds), row), owner=str(user_id), replace=True
+    job = await state.runner.submit(
+        key, Work(view_writer(window_seconds), row), owner=user_id, replace=True
     )
     return row, job
 
