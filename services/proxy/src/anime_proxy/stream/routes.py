@@ -50,7 +50,7 @@ def _range(request: Request) -> str | None:
 
 
 @document("An HLS playlist (rewritten) or a segment, key or track (streamed) from a CDN",
-          query=StreamQuery, errors=[400, 404, 416, 422, 429, 502, 503, 504],
+          query=StreamQuery, errors=[400, 404, 414, 416, 422, 429, 502, 503, 504],
           tags=("stream",))  # fmt: skip
 async def m3u8_proxy(request: Request) -> Response:
     stream = proxy_state(request).stream
