@@ -13,6 +13,7 @@ from anime_common import (
     Database,
     Migrations,
     StartupError,
+    app_context,
     create_engine,
     create_read_pool,
     is_database_unavailable,
@@ -95,15 +96,15 @@ async def test_health_follows_the_database(database_url: str) -> None:
         assert healthy.status_code == 200
         assert healthy.json() == {"status": "ok", "service": "sample", "database": "ok"}
 
-        reachable = app.state.database
-        app.state.database = Database(
+        reachable = app_context(app).database
+        app_context(app).database_or_none = Database(
             create_engine(make_settings(DATABASE_URL=dead_database_url()), application_name="t")
         )
         try:
             down = await client.get("/health")
         finally:
-            await app.state.database.dispose()
-            app.state.database = reachable
+            await app_context(app).database.dispose()
+            app_context(app).database_or_none = reachable
         assert down.status_code == 503
         assert down.json()["status"] == "error"
 

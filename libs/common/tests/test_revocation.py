@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from anime_common import Principal, RevocationPoller, TokenVerifier, create_service_app
+from anime_common import Principal, RevocationPoller, TokenVerifier, app_context, create_service_app
 
 from .apps import ROUTES, make_settings
 
@@ -95,8 +95,8 @@ async def test_service_app_polls_auth_in_the_background() -> None:
     polled = asyncio.Event()
     settings = make_settings(AUTH_SERVICE_URL="http://auth", REVOCATION_POLL_SECONDS=0.01)
     app = create_service_app(name="catalog", settings=settings, routes=ROUTES, migrations=None)
-    poller: RevocationPoller = app.state.revocation_poller
-    assert app.state.token_verifier.revocation is poller
+    poller: RevocationPoller = app_context(app).poller
+    assert app_context(app).verifier.revocation is poller
 
     def handler(request: httpx.Request) -> httpx.Response:
         polled.set()
@@ -116,5 +116,5 @@ def test_auth_and_unconfigured_services_do_not_poll() -> None:
     plain = create_service_app(
         name="media", settings=make_settings(), routes=ROUTES, migrations=None
     )
-    assert auth.state.revocation_poller is None
-    assert plain.state.revocation_poller is None
+    assert app_context(auth).poller is None
+    assert app_context(plain).poller is None

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from anime_auth.app import create_app
 from anime_auth.settings import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, AuthSettings
-from anime_common import load_settings
+from anime_common import app_context, load_settings
 from anime_devstack.asgi import serve_asgi
 
 PASSWORD = "correct horse battery"
@@ -77,6 +77,6 @@ async def execute(app: Starlette, statement: str, **params: Any) -> list[Any]:
     """Run SQL against the app's database (to age a session, change a role, ...)."""
     from sqlalchemy import text
 
-    async with app.state.database.transaction() as session:
+    async with app_context(app).database.transaction() as session:
         result = await session.execute(text(statement), params)
         return list(result.all()) if result.returns_rows else []

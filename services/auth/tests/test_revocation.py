@@ -19,6 +19,7 @@ from anime_common import (
     CommonSettings,
     JSONResponse,
     RevocationPoller,
+    app_context,
     create_service_app,
     current_principal,
     requires,
@@ -57,7 +58,7 @@ async def _polling_library(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, RevocationPoller]]:
     """The other service, its client, and auth reached in-process by its poller."""
     library = _library(settings)
-    poller: RevocationPoller = library.state.revocation_poller
+    poller: RevocationPoller = app_context(library).poller
     auth_transport = httpx.ASGITransport(app=app)
     async with (
         serve_asgi(library) as library_client,
@@ -99,7 +100,7 @@ async def test_poller_keeps_what_it_knows_while_auth_is_down(
     await client.post("/auth/logout", json={"refresh_token": body["refresh_token"]})
     poller = RevocationPoller(
         auth_url="http://auth.internal/",
-        verifier=app.state.token_verifier,
+        verifier=app_context(app).verifier,
         service="media",
     )
     async with httpx.AsyncClient(
@@ -153,7 +154,7 @@ async def test_auth_refuses_a_session_it_does_not_hold(
     app: Starlette, client: httpx.AsyncClient
 ) -> None:
     body = await register(client)
-    verifier = app.state.token_verifier
+    verifier = app_context(app).verifier
     forged = verifier.issue(
         subject=body["user"]["id"],
         permissions=["read:profile"],

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from anime_auth.app import create_app
 from anime_auth.settings import AuthSettings
-from anime_common import key_id
+from anime_common import app_context, key_id
 from anime_devstack.asgi import serve_asgi
 
 from .conftest import MakeSettings, bearer, execute, login, register
@@ -307,7 +307,9 @@ async def test_purge_deletes_only_what_no_longer_matters(
             id=old["user"]["id"],
         )
         with caplog.at_level(logging.INFO, logger="anime_auth"):
-            assert await purge_once(database=app.state.database, settings=app.state.settings) == (
+            assert await purge_once(
+                database=app_context(app).database, settings=app_context(app).settings
+            ) == (
                 1,
                 0,
             )
@@ -316,7 +318,9 @@ async def test_purge_deletes_only_what_no_longer_matters(
         await execute(
             app, "UPDATE auth.login_throttles SET last_failure_at = now() - interval '1 day'"
         )
-        assert await purge_once(database=app.state.database, settings=app.state.settings) == (
+        assert await purge_once(
+            database=app_context(app).database, settings=app_context(app).settings
+        ) == (
             0,
             2,
         )  # account + address

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from anime_common import TokenVerifier
+from anime_common import TokenVerifier, app_context
 
 from .conftest import PASSWORD, bearer, execute, login, register
 
@@ -23,7 +23,7 @@ async def _admin(app: Starlette, client: httpx.AsyncClient) -> dict[str, str]:
 
 
 def _service_token(app: Starlette, service: str = "media") -> dict[str, str]:
-    verifier: TokenVerifier = app.state.token_verifier
+    verifier: TokenVerifier = app_context(app).verifier
     return bearer(verifier.issue_service_token(service))
 
 

@@ -12,7 +12,8 @@ from anime_catalog import cli
 from anime_catalog.app import create_app
 from anime_catalog.importer import ProxyImporter
 from anime_catalog.settings import CatalogSettings
-from anime_common import load_settings
+from anime_catalog.state import CatalogState
+from anime_common import load_settings, service_state
 from anime_devstack.asgi import serve_asgi
 
 from .conftest import SECRET_KEY
@@ -92,4 +93,4 @@ async def test_proxy_url_wires_the_proxy_importer(database_url: str) -> None:
     )
     app = create_app(settings)
     async with serve_asgi(app):
-        assert isinstance(app.state.catalog.importer, ProxyImporter)
+        assert isinstance(service_state(app, CatalogState).importer, ProxyImporter)

@@ -12,7 +12,7 @@ import pytest
 
 from anime_catalog.importer import ProxyImporter
 from anime_catalog.schemas import AnimeIn
-from anime_catalog.service import KeyedLocks
+from anime_catalog.state import KeyedLocks
 from anime_common import TokenVerifier
 
 from .conftest import catalog_settings, make_client, service_token

@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from anime_catalog.app import create_app
+from anime_catalog.state import CatalogState
+from anime_common import service_state
 from anime_devstack.asgi import serve_asgi
 
 from .conftest import catalog_settings
@@ -134,7 +136,7 @@ async def test_deep_pages_seek_from_anchors(demo_url: str, sort: str) -> None:
     key, descending = SORT_KEYS[sort]
     app = create_app(catalog_settings(demo_url))
     async with serve_asgi(app) as small_steps:
-        app.state.catalog.anchor_step = 7
+        service_state(app, CatalogState).anchor_step = 7
         expected = sorted(await all_anime(small_steps, sort=sort), key=key, reverse=descending)
         for genre in (None, "drama"):
             wanted = [item for item in expected if genre is None or genre in item["genres"]]

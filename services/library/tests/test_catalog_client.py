@@ -10,8 +10,9 @@ import uuid
 import httpx
 import pytest
 
-from anime_common import ServiceUnavailableError
+from anime_common import ServiceUnavailableError, app_context, service_state
 from anime_library.catalog_client import CatalogClient, TTLCache
+from anime_library.state import LibraryState
 
 from .conftest import BROKEN_HIANIME_ID, Catalog, user_token, verifier
 
@@ -98,7 +99,7 @@ async def test_lookups_are_cached(library: httpx.AsyncClient, catalog: Catalog) 
     body = {"anime_id": "frieren-18542", "episode": 4, "position_seconds": 30}
     first = await library.post("/watch/progress", json=body, headers=user)
     assert first.status_code == 202
-    state = library._transport.app.state.library  # type: ignore[attr-defined]
+    state = service_state(library._transport.app, LibraryState)  # type: ignore[attr-defined]
     fresh, info = state.catalog.cache.get(("hianime", "frieren-18542"))
     assert fresh
     assert info.title == "Фрирен"
@@ -114,8 +115,8 @@ def catalog_calls(library: httpx.AsyncClient) -> list[str]:
     async def record(request: httpx.Request) -> None:
         seen.append(request.url.path)
 
-    state = library._transport.app.state  # type: ignore[attr-defined]
-    state.http.event_hooks["request"].append(record)
+    context = app_context(library._transport.app)  # type: ignore[attr-defined]
+    context.http.event_hooks["request"].append(record)
     return seen
 
 
@@ -151,14 +152,14 @@ async def test_every_episode_of_an_anime_comes_from_one_load(
 async def test_a_cached_answer_is_checked_again_before_a_refusal(
     library: httpx.AsyncClient, catalog: Catalog
 ) -> None:
-    state = library._transport.app.state  # type: ignore[attr-defined]
+    state = service_state(library._transport.app, LibraryState)  # type: ignore[attr-defined]
     user = user_token()
     anime_id = catalog.anime["frieren"]
     first = {"anime_id": str(anime_id), "episode": 1, "position_seconds": 60}
     assert (await library.post("/watch/progress", json=first, headers=user)).status_code == 202
     # Make the cache older than the catalog: 10 episodes of 10 minutes, as if
     # episodes aired and the durations were corrected since it was filled.
-    cache = state.library.catalog.cache
+    cache = state.catalog.cache
     _, info = cache.get(("anime", anime_id))
     stale = dataclasses.replace(info, episodes_total=10)
     cache.put(("anime", anime_id), stale)

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from anime_common import app_context
 from anime_devstack.asgi import serve_asgi
 from anime_fakes import serve_in_thread
 from anime_media.app import create_app
@@ -113,7 +114,7 @@ def faulty_settings(
 
 
 async def _rows(client_app: Starlette) -> list[str]:
-    async with client_app.state.database.transaction() as session:
+    async with app_context(client_app).database.transaction() as session:
         result = await session.execute(text("SELECT file_name FROM media.avatars"))
         return [row[0] for row in result]
 

@@ -11,6 +11,7 @@ from PIL import Image
 from sqlalchemy import text
 from starlette.applications import Starlette
 
+from anime_common import app_context
 from anime_devstack.asgi import serve_asgi
 from anime_devstack.ports import free_port
 from anime_media.app import create_app
@@ -65,7 +66,7 @@ async def upload(
 
 
 async def avatar_rows(app: Starlette) -> list[dict[str, object]]:
-    async with app.state.database.transaction() as session:
+    async with app_context(app).database.transaction() as session:
         result = await session.execute(text("SELECT * FROM media.avatars ORDER BY created_at"))
         return [dict(row._mapping) for row in result]
 

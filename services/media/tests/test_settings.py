@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 
-from anime_common import SettingsError, load_settings
-from anime_media.kit import MediaKit
+from anime_common import Database, SettingsError, TokenVerifier, create_engine, load_settings
 from anime_media.settings import MediaSettings
+from anime_media.state import MediaState
 
 
 @pytest.fixture
@@ -43,10 +44,14 @@ def test_refused_combinations_name_the_variable(overrides: dict[str, object], me
 
 @pytest.mark.anyio
 @pytest.mark.usefixtures("env")
-async def test_the_kit_needs_the_app_running() -> None:
-    kit = MediaKit(load_settings(MediaSettings))
-    with pytest.raises(RuntimeError, match="not started"):
-        await kit.run(len, "x")
-    with pytest.raises(RuntimeError, match="not started"):
-        _ = kit.uploads
-    kit.stop()  # stopping what never started is harmless
+async def test_the_state_needs_the_app_running() -> None:
+    settings = load_settings(MediaSettings)
+    database = Database(create_engine(settings, application_name="test"))
+    async with httpx.AsyncClient() as http:
+        kit = MediaState(settings, database=database, http=http, verifier=TokenVerifier(settings))
+        with pytest.raises(RuntimeError, match="not started"):
+            await kit.run(len, "x")
+        with pytest.raises(RuntimeError, match="not started"):
+            _ = kit.uploads
+        kit.stop()  # stopping what never started is harmless
+    await database.dispose()

@@ -1,6 +1,6 @@
 """What every anime service shares; import from here, never from the private modules."""
 
-from anime_common._app import create_service_app, get_database, get_http_client, get_settings
+from anime_common._app import ServiceLifespan, create_service_app
 from anime_common._caching import (
     DEFAULT_CACHE_CONTROL,
     conditional_response,
@@ -79,6 +79,7 @@ from anime_common._settings import (
     normalize_origin,
     split_list_setting,
 )
+from anime_common._state import AppContext, app_context, service_state
 
 __all__ = [
     "DEFAULT_CACHE_CONTROL",
@@ -87,6 +88,7 @@ __all__ = [
     "METRICS_PATH",
     "NAMING_CONVENTION",
     "REQUEST_ID_HEADER",
+    "AppContext",
     "AppError",
     "AuthError",
     "BadGatewayError",
@@ -110,12 +112,14 @@ __all__ = [
     "ReadPool",
     "RevocationCheck",
     "RevocationPoller",
+    "ServiceLifespan",
     "ServiceUnavailableError",
     "SettingsError",
     "StartupError",
     "TokenVerifier",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "app_context",
     "authenticate",
     "bearer_token",
     "conditional_response",
@@ -131,9 +135,6 @@ __all__ = [
     "error_body",
     "etag_for",
     "etag_matches",
-    "get_database",
-    "get_http_client",
-    "get_settings",
     "is_database_unavailable",
     "key_id",
     "list_response",
@@ -151,6 +152,7 @@ __all__ = [
     "run_env",
     "run_service",
     "schema_metadata",
+    "service_state",
     "split_list_setting",
     "validate",
     "wait_for_database",

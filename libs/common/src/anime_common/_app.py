@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -30,19 +28,21 @@ from anime_common._responses import JSONResponse
 from anime_common._revocation import RevocationPoller
 from anime_common._security import RevocationCheck, TokenVerifier
 from anime_common._settings import CommonSettings
+from anime_common._state import AppContext, app_context
 
 logger = logging.getLogger("anime_common.app")
 
-ServiceLifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+# Gets what the factory opened; yields the service's state (`service_state`), or None.
+ServiceLifespan = Callable[[AppContext], AbstractAsyncContextManager[object]]
 
 
 async def _openapi(request: Request) -> Response:
-    state = request.app.state
-    if state.openapi is None:
-        state.openapi = openapi_document(
-            title=f"anime {state.service_name}", version=state.version, routes=request.app.routes
+    context = app_context(request)
+    if context.openapi is None:
+        context.openapi = openapi_document(
+            title=f"anime {context.name}", version=context.version, routes=request.app.routes
         )
-    return JSONResponse(state.openapi)
+    return JSONResponse(context.openapi)
 
 
 async def _open_database(settings: CommonSettings, name: str, migrations: Migrations) -> Database:
@@ -84,26 +84,31 @@ def create_service_app(
         )
         verifier.revocation = poller
 
+    context = AppContext(
+        name=name, version=version, settings=settings, verifier=verifier, poller=poller
+    )
+
     @asynccontextmanager
     async def service_lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.database = (
-            await _open_database(settings, name, migrations) if migrations is not None else None
-        )
-        app.state.http = create_http_client(settings)
+        if migrations is not None:
+            context.database_or_none = await _open_database(settings, name, migrations)
+        http = context.http_or_none = create_http_client(settings)
         if poller is not None:
-            poller.start(app.state.http)
+            poller.start(http)
         try:
             if lifespan is None:
                 yield
             else:
-                async with lifespan(app):
+                async with lifespan(context) as state:
+                    context.service = state
                     yield
         finally:
+            context.service = None
             if poller is not None:
                 await poller.stop()
-            await app.state.http.aclose()
-            if app.state.database is not None:
-                await app.state.database.dispose()
+            await http.aclose()
+            if context.database_or_none is not None:
+                await context.database_or_none.dispose()
 
     app = Starlette(
         routes=[
@@ -126,28 +131,5 @@ def create_service_app(
     )
     assert isinstance(app.router, Router)
     app.router.redirect_slashes = False
-    app.state.service_name = name
-    app.state.version = version
-    app.state.settings = settings
-    app.state.openapi = None
-    app.state.token_verifier = verifier
-    app.state.revocation_poller = poller
+    app.state.context = context
     return app
-
-
-def get_database(request: Request) -> Database:
-    """The service's database; only services created with migrations have one."""
-    database: Database | None = request.app.state.database
-    if database is None:
-        raise RuntimeError("this service has no database")
-    return database
-
-
-def get_http_client(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.http
-    return client
-
-
-def get_settings(request: Request) -> Any:
-    """The settings the app was built with (a service's own subclass)."""
-    return request.app.state.settings

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from anime_common._errors import ErrorBody
 from anime_common._parsing import PageParams
+from anime_common._state import app_context
 
 
 def _default(value: Any) -> Any:
@@ -67,6 +68,6 @@ def list_response(
     next_offset = page.offset + page.limit
     if next_offset < total:
         query = request.url.include_query_params(limit=page.limit, offset=next_offset).query
-        public_url: str | None = getattr(request.app.state.settings, "PUBLIC_URL", None)
+        public_url: str | None = getattr(app_context(request).settings, "PUBLIC_URL", None)
         response_headers["Link"] = f'<{public_url or ""}{request.url.path}?{query}>; rel="next"'
     return JSONResponse(list(items), headers=response_headers)

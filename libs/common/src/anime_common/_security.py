@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from anime_common._errors import AuthError, PermissionError  # noqa: A004
 from anime_common._settings import CommonSettings
+from anime_common._state import app_context
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -268,8 +269,7 @@ def bearer_token(request: Request) -> str:
 
 
 def _verifier(request: Request) -> TokenVerifier:
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier
+    return app_context(request).verifier
 
 
 async def authenticate(request: Request, *, service: bool = False) -> Principal:

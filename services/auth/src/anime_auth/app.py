@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from anime_auth import repository, service
-from anime_auth.kit import AuthKit
 from anime_auth.passwords import PasswordHasher
 from anime_auth.routes import routes
 from anime_auth.settings import AuthSettings
-from anime_common import Database, Migrations, Principal, create_service_app
+from anime_auth.state import AuthState
+from anime_common import AppContext, Database, Migrations, Principal, create_service_app
 
 MIGRATIONS = Migrations(script_location="anime_auth:migrations", schema="auth")
 
@@ -95,26 +95,28 @@ def create_app(settings: AuthSettings) -> Starlette:
     hasher = PasswordHasher(settings)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        check.database = app.state.database
+    async def lifespan(context: AppContext) -> AsyncIterator[AuthState]:
+        database = check.database = context.database
         await hasher.warm_up()
-        await bootstrap_first_admin(database=app.state.database, hasher=hasher, settings=settings)
+        await bootstrap_first_admin(database=database, hasher=hasher, settings=settings)
         purge = (
             asyncio.get_running_loop().create_task(
-                _purge_forever(database=app.state.database, settings=settings)
+                _purge_forever(database=database, settings=settings)
             )
             if settings.PURGE_INTERVAL_SECONDS
             else None
         )
         try:
-            yield
+            yield AuthState(
+                database=database, settings=settings, hasher=hasher, verifier=context.verifier
+            )
         finally:
             if purge is not None:
                 purge.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purge
 
-    app = create_service_app(
+    return create_service_app(
         name="auth",
         settings=settings,
         routes=routes,
@@ -122,7 +124,3 @@ def create_app(settings: AuthSettings) -> Starlette:
         lifespan=lifespan,
         revocation=check,
     )
-    app.state.auth_kit = AuthKit(
-        settings=settings, hasher=hasher, verifier=app.state.token_verifier
-    )
-    return app

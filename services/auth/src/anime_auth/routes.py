@@ -9,7 +9,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anime_auth import service, sessions
-from anime_auth.kit import AuthKit, Client
 from anime_auth.schemas import (
     AvatarRequest,
     CreateUserRequest,
@@ -25,6 +24,7 @@ from anime_auth.schemas import (
     TokensOut,
     UserOut,
 )
+from anime_auth.state import Client, get_state
 from anime_common import (
     INTERNAL_PERMISSION,
     AppError,
@@ -36,7 +36,6 @@ from anime_common import (
     authenticate,
     current_principal,
     document,
-    get_database,
     list_response,
     parse_body,
     parse_json,
@@ -48,11 +47,6 @@ from anime_common import (
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MAX_USER_AGENT = 512
-
-
-def _kit(request: Request) -> AuthKit:
-    kit: AuthKit = request.app.state.auth_kit
-    return kit
 
 
 def _client(request: Request) -> Client:
@@ -93,13 +87,13 @@ def _session_id(principal: Principal) -> uuid.UUID | None:
 )
 async def register(request: Request) -> Response:
     data = await parse_body(request, RegisterRequest)
-    kit = _kit(request)
+    state = get_state(request)
     # Hashed before the transaction: no pooled connection waits on a 100+ ms hash.
-    password_hash = await kit.hasher.hash(data.password)
-    async with get_database(request).transaction() as session:
+    password_hash = await state.hasher.hash(data.password)
+    async with state.database.transaction() as session:
         result = await service.register(
             session=session,
-            kit=kit,
+            state=state,
             data=data,
             password_hash=password_hash,
             client=_client(request),
@@ -126,20 +120,20 @@ async def _credentials(request: Request) -> LoginRequest:
 )
 async def login(request: Request) -> Response:
     credentials = await _credentials(request)
-    kit = _kit(request)
+    state = get_state(request)
     client = _client(request)
-    database = get_database(request)
+    database = state.database
     # Three steps so no pooled connection is held while the hash is checked (which may
     # also wait for a free hashing slot): look up, verify, then record the outcome.
     async with database.transaction() as session:
         attempt = await service.begin_login(
-            session=session, kit=kit, credentials=credentials, client=client
+            session=session, state=state, credentials=credentials, client=client
         )
-    matched, new_hash = await kit.hasher.verify(credentials.password, attempt.password_hash)
+    matched, new_hash = await state.hasher.verify(credentials.password, attempt.password_hash)
     async with database.transaction() as session:
         outcome = await service.finish_login(
             session=session,
-            kit=kit,
+            state=state,
             attempt=attempt,
             matched=matched,
             new_hash=new_hash,
@@ -159,10 +153,10 @@ async def login(request: Request) -> Response:
 )
 async def refresh(request: Request) -> Response:
     data = await parse_body(request, RefreshRequest)
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         outcome = await sessions.refresh(
             session=session,
-            kit=_kit(request),
+            state=get_state(request),
             refresh_token=data.refresh_token,
             client=_client(request),
         )
@@ -193,7 +187,7 @@ async def logout(request: Request) -> Response:
                 raise
     elif data.all:
         raise AuthError("Logging out everywhere needs a Bearer token")
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         await sessions.logout(
             session=session,
             refresh_token=data.refresh_token,
@@ -215,10 +209,10 @@ async def logout(request: Request) -> Response:
 async def list_sessions(request: Request) -> Response:
     page = parse_query(request, PageParams)
     principal = current_principal(request)
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         items, total = await sessions.list_sessions(
             session=session,
-            kit=_kit(request),
+            state=get_state(request),
             user_id=_user_id(principal),
             current=_session_id(principal),
             limit=page.limit,
@@ -232,7 +226,7 @@ async def list_sessions(request: Request) -> Response:
 async def delete_session(request: Request) -> Response:
     principal = current_principal(request)
     session_id = parse_path_id(request.path_params["session_id"], what="Session")
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         await sessions.end_session(
             session=session,
             user_id=_user_id(principal),
@@ -248,7 +242,7 @@ async def delete_session(request: Request) -> Response:
 @document("The caller's account", response=UserOut, tags=["users"])
 @requires()
 async def me(request: Request) -> Response:
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         user = await service.current_user(
             session=session, subject=current_principal(request).subject
         )
@@ -259,7 +253,7 @@ async def me(request: Request) -> Response:
 @requires("admin:users")
 async def list_users(request: Request) -> Response:
     page = parse_query(request, PageParams)
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         items, total = await service.list_users(
             session=session, limit=page.limit, offset=page.offset
         )
@@ -277,8 +271,8 @@ async def list_users(request: Request) -> Response:
 @requires("admin:users")
 async def create_user(request: Request) -> Response:
     data = await parse_body(request, CreateUserRequest)
-    password_hash = await _kit(request).hasher.hash(data.password)
-    async with get_database(request).transaction() as session:
+    password_hash = await get_state(request).hasher.hash(data.password)
+    async with get_state(request).database.transaction() as session:
         user = await service.create_user_as_admin(
             session=session, data=data, password_hash=password_hash
         )
@@ -288,7 +282,7 @@ async def create_user(request: Request) -> Response:
 @document("A user's public profile", response=PublicUserOut, errors=[404], tags=["users"])
 @requires()
 async def get_user(request: Request) -> Response:
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         user = await service.public_user(session=session, user_id=request.path_params["user_id"])
     return JSONResponse(user)
 
@@ -306,7 +300,7 @@ async def get_user(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def set_avatar(request: Request) -> Response:
     data = await parse_body(request, AvatarRequest)
-    async with get_database(request).transaction() as session:
+    async with get_state(request).database.transaction() as session:
         user = await service.set_avatar(
             session=session, user_id=request.path_params["user_id"], avatar=data.avatar
         )
@@ -322,8 +316,10 @@ async def set_avatar(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def revocations(request: Request) -> Response:
     query = parse_query(request, RevocationsQuery)
-    async with get_database(request).transaction() as session:
-        result = await sessions.revocations(session=session, kit=_kit(request), since=query.since)
+    async with get_state(request).database.transaction() as session:
+        result = await sessions.revocations(
+            session=session, state=get_state(request), since=query.since
+        )
     return JSONResponse(result)
 
 

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_auth import repository
-from anime_auth.kit import AuthKit, Client
 from anime_auth.models import User
 from anime_auth.schemas import (
     CreateUserRequest,
@@ -29,6 +28,7 @@ from anime_auth.schemas import (
     UserOut,
 )
 from anime_auth.sessions import start_session
+from anime_auth.state import AuthState, Client
 from anime_auth.tokens import throttle_key
 from anime_common import (
     AppError,
@@ -115,7 +115,7 @@ async def create_user(
 async def register(
     *,
     session: AsyncSession,
-    kit: AuthKit,
+    state: AuthState,
     data: RegisterRequest,
     password_hash: str,
     client: Client,
@@ -129,7 +129,7 @@ async def register(
     )
     described = await describe_user(session=session, user=user)
     tokens = await start_session(
-        session=session, kit=kit, user=user, permissions=described.permissions, client=client
+        session=session, state=state, user=user, permissions=described.permissions, client=client
     )
     return RegisteredOut(**tokens.model_dump(), user=described)
 
@@ -171,7 +171,7 @@ class LoginAttempt:
 
 
 async def begin_login(
-    *, session: AsyncSession, kit: AuthKit, credentials: LoginRequest, client: Client
+    *, session: AsyncSession, state: AuthState, credentials: LoginRequest, client: Client
 ) -> LoginAttempt:
     """Look the account up, then refuse (429) while it or the address is locked out."""
     user = (
@@ -202,7 +202,7 @@ async def begin_login(
 async def finish_login(
     *,
     session: AsyncSession,
-    kit: AuthKit,
+    state: AuthState,
     attempt: LoginAttempt,
     matched: bool,
     new_hash: str | None,
@@ -215,7 +215,7 @@ async def finish_login(
         else None
     )
     if user is None or not user.is_active:
-        settings = kit.settings
+        settings = state.settings
         for scope, key, limit in (
             ("account", attempt.account_key, settings.LOGIN_MAX_FAILURES_PER_ACCOUNT),
             ("address", attempt.address_key, settings.LOGIN_MAX_FAILURES_PER_ADDRESS),
@@ -243,7 +243,7 @@ async def finish_login(
         await repository.set_password_hash(session=session, user_id=user.id, password_hash=new_hash)
     permissions = await repository.role_permissions(session=session, role=user.role)
     return await start_session(
-        session=session, kit=kit, user=user, permissions=permissions, client=client
+        session=session, state=state, user=user, permissions=permissions, client=client
     )
 
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_auth import repository
-from anime_auth.kit import AuthKit, Client
 from anime_auth.models import Session, User
 from anime_auth.schemas import RevocationOut, RevocationsOut, SessionOut, TokensOut
+from anime_auth.state import AuthState, Client
 from anime_auth.tokens import hash_refresh_token, new_refresh_token, successor_token
 from anime_common import AppError, AuthError, NotFoundError
 
@@ -27,17 +27,17 @@ REVOCATION_OVERLAP_SECONDS = 30
 async def _issue(
     *,
     session: AsyncSession,
-    kit: AuthKit,
+    state: AuthState,
     session_id: uuid.UUID,
     user_id: uuid.UUID,
     permissions: list[str],
     refresh_token: str,
     token_id: uuid.UUID,
 ) -> TokensOut:
-    claims = kit.verifier.claims(
+    claims = state.verifier.claims(
         subject=str(user_id),
         permissions=permissions,
-        expires_in=kit.access_ttl,
+        expires_in=state.access_ttl,
         session_id=str(session_id),
     )
     await repository.add_refresh_token(
@@ -53,21 +53,21 @@ async def _issue(
         access_expires_at=datetime.fromtimestamp(claims["exp"], UTC),
     )
     return TokensOut(
-        access_token=kit.verifier.encode(claims),
+        access_token=state.verifier.encode(claims),
         refresh_token=refresh_token,
-        expires_in=kit.access_ttl,
+        expires_in=state.access_ttl,
     )
 
 
 async def start_session(
-    *, session: AsyncSession, kit: AuthKit, user: User, permissions: list[str], client: Client
+    *, session: AsyncSession, state: AuthState, user: User, permissions: list[str], client: Client
 ) -> TokensOut:
     now = datetime.now(UTC)
     session_id = await repository.add_session(
         session=session,
         user_id=user.id,
-        expires_at=now + timedelta(days=kit.settings.REFRESH_TOKEN_EXPIRE_DAYS),
-        access_expires_at=now + timedelta(seconds=kit.access_ttl),
+        expires_at=now + timedelta(days=state.settings.REFRESH_TOKEN_EXPIRE_DAYS),
+        access_expires_at=now + timedelta(seconds=state.access_ttl),
         user_agent=client.user_agent,
         ip=client.ip,
     )
@@ -81,7 +81,7 @@ async def start_session(
     )
     return await _issue(
         session=session,
-        kit=kit,
+        state=state,
         session_id=session_id,
         user_id=user.id,
         permissions=permissions,
@@ -91,35 +91,35 @@ async def start_session(
 
 
 async def refresh(
-    *, session: AsyncSession, kit: AuthKit, refresh_token: str, client: Client
+    *, session: AsyncSession, state: AuthState, refresh_token: str, client: Client
 ) -> TokensOut | AppError:
     """Rotate a refresh token: a new pair, the same pair within the grace period, or reuse."""
     token_hash = hash_refresh_token(refresh_token)
-    successor = successor_token(refresh_token, key=kit.settings.SECRET_KEY.get_secret_value())
+    successor = successor_token(refresh_token, key=state.settings.SECRET_KEY.get_secret_value())
     successor_id = uuid.uuid4()
     session_id = await repository.rotate_refresh_token(
         session=session,
         token_hash=token_hash,
         successor_id=successor_id,
-        idle_seconds=kit.idle_seconds,
+        idle_seconds=state.idle_seconds,
     )
     if session_id is not None:
         return await _rotated(
             session=session,
-            kit=kit,
+            state=state,
             session_id=session_id,
             successor=successor,
             successor_id=successor_id,
         )
 
     rotated = await repository.find_refresh_token(
-        session=session, token_hash=token_hash, grace_seconds=kit.settings.REFRESH_GRACE_SECONDS
+        session=session, token_hash=token_hash, grace_seconds=state.settings.REFRESH_GRACE_SECONDS
     )
     if rotated is None or not rotated.rotated:
         # Unknown, or the current token of a session that has ended (logout, expiry).
         return AuthError(INVALID_REFRESH_TOKEN)
     if rotated.within_grace:
-        return await _replay(session=session, kit=kit, rotated=rotated, successor=successor)
+        return await _replay(session=session, state=state, rotated=rotated, successor=successor)
     # A rotated token came back after the grace period: it was stolen, or its successor was.
     await repository.revoke_session(
         session=session, session_id=rotated.session_id, reason="refresh_token_reuse"
@@ -138,13 +138,13 @@ async def refresh(
 async def _rotated(
     *,
     session: AsyncSession,
-    kit: AuthKit,
+    state: AuthState,
     session_id: uuid.UUID,
     successor: str,
     successor_id: uuid.UUID,
 ) -> TokensOut | AppError:
     live = await repository.get_live_session(
-        session=session, session_id=session_id, idle_seconds=kit.idle_seconds
+        session=session, session_id=session_id, idle_seconds=state.idle_seconds
     )
     if live is None:
         return AuthError(INVALID_REFRESH_TOKEN)
@@ -163,7 +163,7 @@ async def _rotated(
     permissions = await repository.role_permissions(session=session, role=user.role)
     return await _issue(
         session=session,
-        kit=kit,
+        state=state,
         session_id=session_id,
         user_id=user.id,
         permissions=permissions,
@@ -173,11 +173,11 @@ async def _rotated(
 
 
 async def _replay(
-    *, session: AsyncSession, kit: AuthKit, rotated: repository.KnownToken, successor: str
+    *, session: AsyncSession, state: AuthState, rotated: repository.KnownToken, successor: str
 ) -> TokensOut | AppError:
     """The answer the first refresh gave, for a client that lost it: the same pair again."""
     live = await repository.get_live_session(
-        session=session, session_id=rotated.session_id, idle_seconds=kit.idle_seconds
+        session=session, session_id=rotated.session_id, idle_seconds=state.idle_seconds
     )
     following = (
         await repository.get_refresh_token(session=session, token_id=rotated.successor_id)
@@ -193,7 +193,7 @@ async def _replay(
         return AuthError(INVALID_REFRESH_TOKEN)
     claims = json.loads(following.access_claims)
     return TokensOut(
-        access_token=kit.verifier.encode(claims),
+        access_token=state.verifier.encode(claims),
         refresh_token=successor,
         expires_in=int(claims["exp"]) - int(claims["iat"]),
     )
@@ -244,14 +244,18 @@ async def logout(
 async def list_sessions(
     *,
     session: AsyncSession,
-    kit: AuthKit,
+    state: AuthState,
     user_id: uuid.UUID,
     current: uuid.UUID | None,
     limit: int,
     offset: int,
 ) -> tuple[list[SessionOut], int]:
     rows, total = await repository.list_live_sessions(
-        session=session, user_id=user_id, idle_seconds=kit.idle_seconds, limit=limit, offset=offset
+        session=session,
+        user_id=user_id,
+        idle_seconds=state.idle_seconds,
+        limit=limit,
+        offset=offset,
     )
     return [_session_out(row, current=current) for row in rows], total
 
@@ -288,13 +292,13 @@ async def end_session(
 
 
 async def revocations(
-    *, session: AsyncSession, kit: AuthKit, since: datetime | None
+    *, session: AsyncSession, state: AuthState, since: datetime | None
 ) -> RevocationsOut:
     found, cursor = await repository.revocations_since(
         session=session,
         since=since,
         overlap_seconds=REVOCATION_OVERLAP_SECONDS,
-        leeway_seconds=kit.settings.JWT_LEEWAY_SECONDS,
+        leeway_seconds=state.settings.JWT_LEEWAY_SECONDS,
     )
     return RevocationsOut(
         revocations=[

@@ -9,9 +9,9 @@ from starlette.applications import Starlette
 
 from anime_catalog.importer import AnimeImporter, ProxyImporter
 from anime_catalog.routes import routes
-from anime_catalog.service import CatalogState
 from anime_catalog.settings import CatalogSettings
-from anime_common import Migrations, create_read_pool, create_service_app
+from anime_catalog.state import CatalogState
+from anime_common import AppContext, Migrations, create_read_pool, create_service_app
 
 MIGRATIONS = Migrations(script_location="anime_catalog:migrations", schema="catalog")
 
@@ -20,21 +20,19 @@ def create_app(settings: CatalogSettings, *, importer: AnimeImporter | None = No
     """The app; `importer` replaces the proxy-backed one (tests)."""
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = app.state.database
+    async def lifespan(context: AppContext) -> AsyncIterator[CatalogState]:
         chosen = importer
         if chosen is None and settings.PROXY_SERVICE_URL:
             chosen = ProxyImporter(
-                client=app.state.http,
+                client=context.http,
                 base_url=settings.PROXY_SERVICE_URL,
-                verifier=app.state.token_verifier,
+                verifier=context.verifier,
             )
         # The read path's own pool, plain asyncpg (see `create_read_pool`): reads
         # are single autocommit statements that change no session state.
         reader = await create_read_pool(settings, application_name="catalog-reader")
-        app.state.catalog = CatalogState(database=database, reader=reader, importer=chosen)
         try:
-            yield
+            yield CatalogState(database=context.database, reader=reader, importer=chosen)
         finally:
             await reader.close()
 

@@ -20,6 +20,7 @@ from anime_catalog.schemas import (
     HianimeEpisodeOut,
     IdsIn,
 )
+from anime_catalog.state import get_state
 from anime_common import (
     HIANIME_ID,
     INTERNAL_PERMISSION,
@@ -45,7 +46,7 @@ TAGS = ("internal",)
 @requires(INTERNAL_PERMISSION)
 async def upsert_anime(request: Request) -> Response:
     data = await parse_body(request, AnimeIn)
-    row, created = await service.upsert_and_read(state=service.catalog_state(request), data=data)
+    row, created = await service.upsert_and_read(state=get_state(request), data=data)
     return JSONResponse(row, status_code=201 if created else 200)
 
 
@@ -54,9 +55,7 @@ async def upsert_anime(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def anime_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
-    return JSONResponse(
-        await service.anime_by_ids(state=service.catalog_state(request), ids=body.ids)
-    )
+    return JSONResponse(await service.anime_by_ids(state=get_state(request), ids=body.ids))
 
 
 @document("Anime by AniList or MyAnimeList id; ids the catalog lacks are left out",
@@ -66,7 +65,7 @@ async def anime_by_external_ids(request: Request) -> Response:
     body = await parse_body(request, ExternalIdsIn)
     return JSONResponse(
         await service.anime_by_external_ids(
-            state=service.catalog_state(request),
+            state=get_state(request),
             anilist_ids=body.anilist_ids,
             mal_ids=body.mal_ids,
         )
@@ -78,9 +77,7 @@ async def anime_by_external_ids(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def episode_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
-    return JSONResponse(
-        await service.episodes_by_ids(state=service.catalog_state(request), ids=body.ids)
-    )
+    return JSONResponse(await service.episodes_by_ids(state=get_state(request), ids=body.ids))
 
 
 @document("The HiAnime episode id of a catalog episode", response=HianimeEpisodeOut,
@@ -88,7 +85,7 @@ async def episode_batch(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def hianime_episode(request: Request) -> Response:
     raw_id = request.path_params["id"]
-    value = await service.hianime_episode_id(state=service.catalog_state(request), raw_id=raw_id)
+    value = await service.hianime_episode_id(state=get_state(request), raw_id=raw_id)
     return JSONResponse({"episode_id": uuid.UUID(raw_id), "hianime_episode_id": value})
 
 
@@ -100,7 +97,7 @@ async def resolve_hianime(request: Request) -> Response:
     if not HIANIME_ID.fullmatch(hianime_id):
         raise NotFoundError("Anime not found")
     return JSONResponse(
-        await service.resolve_hianime(state=service.catalog_state(request), hianime_id=hianime_id)
+        await service.resolve_hianime(state=get_state(request), hianime_id=hianime_id)
     )
 
 

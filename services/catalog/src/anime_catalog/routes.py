@@ -17,6 +17,7 @@ from anime_catalog.schemas import (
     ReleaseOut,
     SearchQuery,
 )
+from anime_catalog.state import get_state
 from anime_common import (
     JSONResponse,
     PageParams,
@@ -37,15 +38,13 @@ TAGS = ("catalog",)
 )
 async def list_anime(request: Request) -> Response:
     query = parse_query(request, AnimeListQuery)
-    rows, total = await service.list_anime(state=service.catalog_state(request), query=query)
+    rows, total = await service.list_anime(state=get_state(request), query=query)
     return conditional_response(request, list_response(request, rows, total=total, page=query))
 
 
 @document("One anime", response=AnimeOut, errors=[404], tags=TAGS)
 async def get_anime(request: Request) -> Response:
-    row = await service.get_anime(
-        state=service.catalog_state(request), raw_id=request.path_params["id"]
-    )
+    row = await service.get_anime(state=get_state(request), raw_id=request.path_params["id"])
     return conditional_response(request, JSONResponse(row))
 
 
@@ -54,7 +53,7 @@ async def get_anime(request: Request) -> Response:
 async def list_releases(request: Request) -> Response:
     query = parse_query(request, ReleaseListQuery)
     rows, total = await service.list_releases(
-        state=service.catalog_state(request),
+        state=get_state(request),
         anime_id=query.anime_id,
         limit=query.limit,
         offset=query.offset,
@@ -64,9 +63,7 @@ async def list_releases(request: Request) -> Response:
 
 @document("One release", response=ReleaseOut, errors=[404], tags=TAGS)
 async def get_release(request: Request) -> Response:
-    row = await service.get_release(
-        state=service.catalog_state(request), raw_id=request.path_params["id"]
-    )
+    row = await service.get_release(state=get_state(request), raw_id=request.path_params["id"])
     return conditional_response(request, JSONResponse(row))
 
 
@@ -80,7 +77,7 @@ async def get_release(request: Request) -> Response:
 async def list_episodes(request: Request) -> Response:
     query = parse_query(request, EpisodeListQuery)
     rows, total = await service.list_episodes(
-        state=service.catalog_state(request),
+        state=get_state(request),
         release_id=query.release_id,
         limit=query.limit,
         offset=query.offset,
@@ -102,7 +99,7 @@ async def list_episodes(request: Request) -> Response:
 )
 async def search_anime(request: Request) -> Response:
     query = parse_query(request, SearchQuery)
-    rows, total = await service.search(state=service.catalog_state(request), query=query)
+    rows, total = await service.search(state=get_state(request), query=query)
     return conditional_response(request, list_response(request, rows, total=total, page=query))
 
 

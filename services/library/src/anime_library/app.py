@@ -11,15 +11,16 @@ from contextlib import asynccontextmanager
 import asyncpg
 from starlette.applications import Starlette
 
-from anime_common import Database, Migrations, create_read_pool, create_service_app
+from anime_common import AppContext, Database, Migrations, create_read_pool, create_service_app
 from anime_library import service
 from anime_library.catalog_client import CatalogClient
 from anime_library.jobs import JobKind, JobRunner
 from anime_library.metrics import sample_job_queue
 from anime_library.repository import FavoriteRow, ProgressRow
 from anime_library.routes import routes
-from anime_library.service import FavoritePair, LibraryState
+from anime_library.service import FavoritePair
 from anime_library.settings import LibrarySettings
+from anime_library.state import LibraryState
 from anime_library.view_repository import ViewRow
 from anime_library.view_service import view_writer
 
@@ -72,28 +73,25 @@ async def create_runner(settings: LibrarySettings, *, database: Database) -> Job
 
 def create_app(settings: LibrarySettings) -> Starlette:
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = app.state.database
+    async def lifespan(context: AppContext) -> AsyncIterator[LibraryState]:
+        database = context.database
         runner = await create_runner(settings, database=database)
         reader = await create_read_pool(settings, application_name="library-reader")
-        app.state.library = LibraryState(
-            database=database,
-            reader=reader,
-            catalog=CatalogClient(
-                http=app.state.http,
-                base_url=settings.CATALOG_SERVICE_URL,
-                verifier=app.state.token_verifier,
-                ttl=settings.CATALOG_CACHE_SECONDS,
-                max_entries=settings.CATALOG_CACHE_ENTRIES,
-            ),
-            runner=runner,
+        catalog = CatalogClient(
+            http=context.http,
+            base_url=settings.CATALOG_SERVICE_URL,
+            verifier=context.verifier,
+            ttl=settings.CATALOG_CACHE_SECONDS,
+            max_entries=settings.CATALOG_CACHE_ENTRIES,
         )
         runner.start()
         metrics = asyncio.create_task(
             sample_job_queue(runner, every=METRICS_SAMPLE_SECONDS), name="library-job-metrics"
         )
         try:
-            yield
+            yield LibraryState(
+                settings=settings, database=database, reader=reader, catalog=catalog, runner=runner
+            )
         finally:
             metrics.cancel()
             # uvicorn runs this after SIGTERM, once open requests are answered:
@@ -108,7 +106,7 @@ def create_app(settings: LibrarySettings) -> Starlette:
                 )
             finally:
                 await runner.close()
-                await app.state.library.catalog.aclose()
+                await catalog.aclose()
                 await reader.close()
 
     return create_service_app(

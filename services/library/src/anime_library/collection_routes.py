@@ -17,7 +17,6 @@ from anime_common import (
 )
 from anime_library import collection_service as service
 from anime_library.collection_service import CollectionLimits
-from anime_library.context import WRITE, library_settings, library_state, user_of
 from anime_library.schemas import (
     CollectionDetailOut,
     CollectionIn,
@@ -27,12 +26,13 @@ from anime_library.schemas import (
     CollectionPatch,
     CollectionsQuery,
 )
+from anime_library.state import WRITE, get_state, user_of
 
 TAGS = ("collections",)
 
 
 def _limits(request: Request) -> CollectionLimits:
-    settings = library_settings(request)
+    settings = get_state(request).settings
     return CollectionLimits(
         max_items=settings.COLLECTION_MAX_ITEMS, per_user=settings.COLLECTIONS_PER_USER
     )
@@ -44,7 +44,7 @@ def _limits(request: Request) -> CollectionLimits:
 async def list_collections(request: Request) -> Response:
     query = parse_query(request, CollectionsQuery)
     items, total = await service.list_collections(
-        state=library_state(request),
+        state=get_state(request),
         viewer=user_of(request),
         owner=query.user_id,
         limit=query.limit,
@@ -60,7 +60,7 @@ async def list_collections(request: Request) -> Response:
 async def create_collection(request: Request) -> Response:
     body = await parse_body(request, CollectionIn)
     created = await service.create_collection(
-        state=library_state(request), limits=_limits(request), user_id=user_of(request), data=body
+        state=get_state(request), limits=_limits(request), user_id=user_of(request), data=body
     )
     return JSONResponse(created, status_code=201)
 
@@ -70,7 +70,7 @@ async def create_collection(request: Request) -> Response:
 @requires()
 async def get_collection(request: Request) -> Response:
     found = await service.get_collection(
-        state=library_state(request), viewer=user_of(request), raw_id=request.path_params["id"]
+        state=get_state(request), viewer=user_of(request), raw_id=request.path_params["id"]
     )
     return JSONResponse(found)
 
@@ -82,7 +82,7 @@ async def get_collection(request: Request) -> Response:
 async def update_collection(request: Request) -> Response:
     body = await parse_body(request, CollectionPatch)
     updated = await service.update_collection(
-        state=library_state(request),
+        state=get_state(request),
         user_id=user_of(request),
         raw_id=request.path_params["id"],
         data=body,
@@ -94,7 +94,7 @@ async def update_collection(request: Request) -> Response:
 @requires(WRITE)
 async def delete_collection(request: Request) -> Response:
     await service.delete_collection(
-        state=library_state(request), user_id=user_of(request), raw_id=request.path_params["id"]
+        state=get_state(request), user_id=user_of(request), raw_id=request.path_params["id"]
     )
     return Response(status_code=204)
 
@@ -105,7 +105,7 @@ async def delete_collection(request: Request) -> Response:
 async def list_items(request: Request) -> Response:
     page = parse_query(request, PageParams)
     items, total = await service.list_items(
-        state=library_state(request),
+        state=get_state(request),
         viewer=user_of(request),
         raw_id=request.path_params["id"],
         limit=page.limit,
@@ -121,7 +121,7 @@ async def list_items(request: Request) -> Response:
 async def add_item(request: Request) -> Response:
     body = await parse_body(request, CollectionItemIn)
     item, created = await service.add_item(
-        state=library_state(request),
+        state=get_state(request),
         limits=_limits(request),
         user_id=user_of(request),
         raw_id=request.path_params["id"],
@@ -135,7 +135,7 @@ async def add_item(request: Request) -> Response:
 @requires(WRITE)
 async def remove_item(request: Request) -> Response:
     await service.remove_item(
-        state=library_state(request),
+        state=get_state(request),
         user_id=user_of(request),
         raw_id=request.path_params["id"],
         reference=request.path_params["anime_id"],

@@ -27,7 +27,8 @@ from anime_common import ConflictError, NotFoundError, ValidationError, parse_pa
 from anime_library import collection_repository as repository
 from anime_library.collection_repository import CollectionRow, ItemRow
 from anime_library.schemas import CollectionIn, CollectionPatch
-from anime_library.service import LibraryState, anime_id_for_reading, utc_now, with_anime
+from anime_library.service import anime_id_for_reading, utc_now, with_anime
+from anime_library.state import LibraryState
 
 _RESOLVE_CONCURRENCY = 4
 

@@ -20,7 +20,6 @@ from anime_common import (
     requires,
 )
 from anime_library import collection_routes, service, view_routes
-from anime_library.context import WRITE, library_state, user_of
 from anime_library.schemas import (
     ContinueOut,
     ContinueQuery,
@@ -35,6 +34,7 @@ from anime_library.schemas import (
     ProgressOut,
     ProgressQuery,
 )
+from anime_library.state import WRITE, get_state, user_of
 
 TAGS = ("library",)
 
@@ -46,7 +46,7 @@ TAGS = ("library",)
 async def list_favorites(request: Request) -> Response:
     query = parse_query(request, FavoritesQuery)
     items, total = await service.list_favorites(
-        state=library_state(request),
+        state=get_state(request),
         user_id=user_of(request),
         reference=query.anime_id,
         limit=query.limit,
@@ -61,7 +61,7 @@ async def list_favorites(request: Request) -> Response:
 async def add_favorite(request: Request) -> Response:
     body = await parse_body(request, FavoriteIn)
     row, job = await service.add_favorite(
-        state=library_state(request), user_id=user_of(request), reference=body.anime_id
+        state=get_state(request), user_id=user_of(request), reference=body.anime_id
     )
     return JSONResponse(
         {"id": row.id, "anime_id": row.anime_id, "created_at": row.created_at,
@@ -75,7 +75,7 @@ async def add_favorite(request: Request) -> Response:
 @requires(WRITE)
 async def remove_favorite(request: Request) -> Response:
     job = await service.remove_favorite(
-        state=library_state(request), user_id=user_of(request), reference=request.path_params["x"]
+        state=get_state(request), user_id=user_of(request), reference=request.path_params["x"]
     )
     return JSONResponse({"job": job.to_dict()}, status_code=202)
 
@@ -87,7 +87,7 @@ async def remove_favorite(request: Request) -> Response:
 async def record_progress(request: Request) -> Response:
     body = await parse_body(request, ProgressIn)
     row, job = await service.record_progress(
-        state=library_state(request), user_id=user_of(request), data=body
+        state=get_state(request), user_id=user_of(request), data=body
     )
     return JSONResponse(
         {
@@ -108,7 +108,7 @@ async def record_progress(request: Request) -> Response:
 async def list_progress(request: Request) -> Response:
     query = parse_query(request, ProgressQuery)
     items, total = await service.progress_of(
-        state=library_state(request),
+        state=get_state(request),
         user_id=user_of(request),
         reference=query.anime_id,
         limit=query.limit,
@@ -123,7 +123,7 @@ async def list_progress(request: Request) -> Response:
 async def continue_watching(request: Request) -> Response:
     query = parse_query(request, ContinueQuery)
     items, total = await service.continue_watching(
-        state=library_state(request),
+        state=get_state(request),
         user_id=user_of(request),
         limit=query.limit,
         offset=query.offset,
@@ -135,7 +135,7 @@ async def continue_watching(request: Request) -> Response:
 @requires()
 async def get_job(request: Request) -> Response:
     job = await service.job_of(
-        state=library_state(request), user_id=user_of(request), raw_id=request.path_params["id"]
+        state=get_state(request), user_id=user_of(request), raw_id=request.path_params["id"]
     )
     return JSONResponse(job.to_dict())
 

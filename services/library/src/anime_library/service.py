@@ -19,45 +19,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import (
     HIANIME_ID,
-    Database,
     FieldError,
     NotFoundError,
-    PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
-    ReadPool,
     ValidationError,
     parse_path_id,
 )
 from anime_library import repository
-from anime_library.catalog_client import AnimeInfo, CatalogClient
-from anime_library.jobs import Job, JobRunner, JobStatus, Work, job_from_row
+from anime_library.catalog_client import AnimeInfo
+from anime_library.jobs import Job, JobStatus, Work, job_from_row
 from anime_library.repository import FavoriteRow, ProgressRow
 from anime_library.schemas import ProgressIn
+from anime_library.state import LibraryState
 
 # An episode counts as watched from here on (API.md).
 COMPLETED_PERCENT = 90.0
 # Favorite ids are derived from (user, anime): two identical requests, two
 # replicas or a re-add after a removal all name the same favorite.
 _FAVORITE_NAMESPACE = uuid.UUID("6f1c2a4e-9a43-4c55-8f0e-1d3c5b7a9e21")
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryState:
-    """The long-lived parts of the service, built in its lifespan."""
-
-    database: Database  # writes: the job handlers' and collections' transactions
-    # Reads: plain asyncpg (`anime_common.create_read_pool`), as in the catalog
-    # (PERF_NOTES.md: ≈3x the reads/s of SQLAlchemy Core).
-    reader: ReadPool
-    catalog: CatalogClient
-    runner: JobRunner
-
-
-def user_id_of(subject: str) -> uuid.UUID:
-    """A library belongs to a user account; service tokens have none."""
-    try:
-        return uuid.UUID(subject)
-    except ValueError:
-        raise PermissionError("Only user accounts have a library") from None
 
 
 def favorite_id(*, user_id: uuid.UUID, anime_id: uuid.UUID) -> uuid.UUID:

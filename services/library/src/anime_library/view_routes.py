@@ -15,7 +15,6 @@ from anime_common import (
     requires,
 )
 from anime_library import view_service as service
-from anime_library.context import WRITE, library_settings, library_state, user_of
 from anime_library.schemas import (
     ViewAccepted,
     ViewIn,
@@ -24,6 +23,7 @@ from anime_library.schemas import (
     ViewStatsOut,
     ViewStatsQuery,
 )
+from anime_library.state import WRITE, get_state, user_of
 
 TAGS = ("views",)
 
@@ -35,10 +35,10 @@ TAGS = ("views",)
 async def record_view(request: Request) -> Response:
     body = await parse_body(request, ViewIn)
     row, job = await service.record_view(
-        state=library_state(request),
+        state=get_state(request),
         user_id=user_of(request),
         data=body,
-        window_seconds=library_settings(request).VIEW_DEDUPE_SECONDS,
+        window_seconds=get_state(request).settings.VIEW_DEDUPE_SECONDS,
     )
     return JSONResponse(
         {"anime_id": row.anime_id, "episode": row.episode, "viewed_at": row.viewed_at,
@@ -53,7 +53,7 @@ async def record_view(request: Request) -> Response:
 async def recent_views(request: Request) -> Response:
     query = parse_query(request, ViewsQuery)
     items, total = await service.recent_views(
-        state=library_state(request), user_id=user_of(request), limit=query.limit,
+        state=get_state(request), user_id=user_of(request), limit=query.limit,
         offset=query.offset,
     )  # fmt: skip
     return list_response(request, items, total=total, page=query)
@@ -63,7 +63,7 @@ async def recent_views(request: Request) -> Response:
           query=ViewStatsQuery, response=ViewStatsOut, errors=[404, 503], tags=TAGS)  # fmt: skip
 async def view_stats(request: Request) -> Response:
     query = parse_query(request, ViewStatsQuery)
-    stats = await service.view_stats(state=library_state(request), reference=query.anime_id)
+    stats = await service.view_stats(state=get_state(request), reference=query.anime_id)
     return JSONResponse(stats)
 
 

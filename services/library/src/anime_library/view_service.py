@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anime_library import view_repository as repository
 from anime_library.jobs import Handler, Job, Work
 from anime_library.schemas import ViewIn
-from anime_library.service import LibraryState, anime_with_episode, utc_now, with_anime
+from anime_library.service import anime_with_episode, utc_now, with_anime
+from anime_library.state import LibraryState
 from anime_library.view_repository import NO_EPISODE, ViewRow
 
 # "Last 7 days" is today (UTC) and the six days before it.

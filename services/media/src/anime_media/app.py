@@ -8,30 +8,29 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from anime_common import Migrations, create_service_app
+from anime_common import AppContext, Migrations, create_service_app
 from anime_media.imaging import refuse_decompression_bombs, warm_up
-from anime_media.kit import MediaKit
 from anime_media.routes import routes
 from anime_media.settings import MediaSettings
+from anime_media.state import MediaState
 
 MIGRATIONS = Migrations(script_location="anime_media:migrations", schema="media")
 
 
 def create_app(settings: MediaSettings) -> Starlette:
-    kit = MediaKit(settings)
-
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(context: AppContext) -> AsyncIterator[MediaState]:
         refuse_decompression_bombs()
-        kit.start()
-        await kit.run(warm_up)
+        state = MediaState(
+            settings, database=context.database, http=context.http, verifier=context.verifier
+        )
+        state.start()
+        await state.run(warm_up)
         try:
-            yield
+            yield state
         finally:
-            await asyncio.to_thread(kit.stop)
+            await asyncio.to_thread(state.stop)
 
-    app = create_service_app(
+    return create_service_app(
         name="media", settings=settings, routes=routes, migrations=MIGRATIONS, lifespan=lifespan
     )
-    app.state.media = kit
-    return app

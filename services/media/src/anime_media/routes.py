@@ -16,27 +16,20 @@ from anime_common import (
     ServiceUnavailableError,
     current_principal,
     document,
-    get_database,
-    get_http_client,
     requires,
 )
 from anime_media import service
 from anime_media.auth_client import AuthClient
 from anime_media.imaging import EncodedAvatar, encode_avatar
-from anime_media.kit import MediaKit
 from anime_media.schemas import AvatarUpload, UserOut
 from anime_media.serving import avatar_response
+from anime_media.state import MediaState, get_state
 from anime_media.storage import AvatarNames
 from anime_media.uploads import read_file_field
 
 AVATAR_FIELD = "avatar"
 
 logger = logging.getLogger("anime_media")
-
-
-def _kit(request: Request) -> MediaKit:
-    kit: MediaKit = request.app.state.media
-    return kit
 
 
 def _user_id(request: Request) -> uuid.UUID:
@@ -46,22 +39,22 @@ def _user_id(request: Request) -> uuid.UUID:
         raise PermissionError("Only user accounts have an avatar") from None
 
 
-def _auth(request: Request, kit: MediaKit) -> AuthClient:
-    assert kit.settings.AUTH_SERVICE_URL is not None  # checked by MediaSettings
+def _auth(request: Request, state: MediaState) -> AuthClient:
+    assert state.settings.AUTH_SERVICE_URL is not None  # checked by MediaSettings
     return AuthClient(
-        http=get_http_client(request),
-        base_url=kit.settings.AUTH_SERVICE_URL,
-        verifier=request.app.state.token_verifier,
+        http=state.http,
+        base_url=state.settings.AUTH_SERVICE_URL,
+        verifier=state.verifier,
     )
 
 
-async def _save_files(kit: MediaKit, encoded: EncodedAvatar) -> AvatarNames:
+async def _save_files(state: MediaState, encoded: EncodedAvatar) -> AvatarNames:
     try:
         with anyio.CancelScope(shield=True):
             # Written in a thread that a cancelled await would not stop: wait for the
             # names, so the caller's clean-up always knows what to remove.
-            names = await kit.run(
-                kit.store.save, avatar=encoded.avatar, thumbnail=encoded.thumbnail
+            names = await state.run(
+                state.store.save, avatar=encoded.avatar, thumbnail=encoded.thumbnail
             )
     except OSError as exc:
         # A full or read-only disk; save() has removed what it wrote.
@@ -80,23 +73,23 @@ async def _save_files(kit: MediaKit, encoded: EncodedAvatar) -> AvatarNames:
 )
 @requires("write:profile")
 async def upload_avatar(request: Request) -> Response:
-    kit = _kit(request)
+    state = get_state(request)
     user_id = _user_id(request)
-    if kit.uploads.locked():
+    if state.uploads.locked():
         raise ServiceUnavailableError(
             "Too many uploads at once, try again shortly", headers={"Retry-After": "2"}
         )
-    async with kit.uploads:
+    async with state.uploads:
         data = await read_file_field(
-            request, field=AVATAR_FIELD, max_bytes=kit.settings.AVATAR_MAX_BYTES
+            request, field=AVATAR_FIELD, max_bytes=state.settings.AVATAR_MAX_BYTES
         )
-        encoded = await kit.run(encode_avatar, data, spec=kit.spec)
+        encoded = await state.run(encode_avatar, data, spec=state.spec)
         del data  # the upload is no longer needed while auth and the database are asked
-        names = await _save_files(kit, encoded)
-        auth = _auth(request, kit)
+        names = await _save_files(state, encoded)
+        auth = _auth(request, state)
         change: service.AvatarChange | None = None
         try:
-            async with get_database(request).transaction() as session:
+            async with get_state(request).database.transaction() as session:
                 change = await service.replace_avatar(
                     session, auth=auth, user_id=user_id, names=names, encoded=encoded
                 )
@@ -106,20 +99,20 @@ async def upload_avatar(request: Request) -> Response:
                 if change is not None:
                     # Auth took the new path but the record did not commit: undo at auth.
                     await auth.restore_avatar(user_id=user_id, avatar=change.previous_url)
-                await kit.run(kit.store.remove, names.files)
+                await state.run(state.store.remove, names.files)
             raise
         if change.previous is not None:
             # Only now, with the new files in place and recorded, may the old ones go
             # (shielded: once committed, they are recorded nowhere and must not stay).
             with anyio.CancelScope(shield=True):
-                await kit.run(kit.store.remove, change.previous.files)
+                await state.run(state.store.remove, change.previous.files)
     return JSONResponse(change.user)
 
 
 @document("An avatar image, as stored", errors=[404], tags=["media"])
 async def avatar_file(request: Request) -> Response:
     return await avatar_response(
-        _kit(request).store,
+        get_state(request).store,
         request.path_params["name"],
         method=request.method,
         if_none_match=request.headers.get("if-none-match"),

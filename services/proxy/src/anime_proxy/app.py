@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 
-from anime_common import create_service_app
+from anime_common import AppContext, create_service_app
 from anime_proxy.anilist import AniListClient
 from anime_proxy.breaker import CircuitBreaker
 from anime_proxy.cache import ResponseCache
@@ -25,12 +25,12 @@ from anime_proxy.upstream import HianimeUpstream
 
 
 def build_state(
-    app: Starlette, settings: ProxySettings, *, stream_http: httpx.AsyncClient
+    context: AppContext, settings: ProxySettings, *, stream_http: httpx.AsyncClient
 ) -> ProxyState:
-    """Everything long-lived, on the process's one shared httpx client (`app.state.http`);
+    """Everything long-lived, on the process's one shared httpx client (`context.http`);
     the stream proxy on its own (`stream_http`: CDNs are reached only through its guarded
     network backend, and never see our request ids)."""
-    http: httpx.AsyncClient = app.state.http
+    http = context.http
     timeout = httpx.Timeout(
         settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
     )
@@ -60,7 +60,7 @@ def build_state(
     catalog = CatalogClient(
         http=http,
         base_url=settings.CATALOG_SERVICE_URL,
-        verifier=app.state.token_verifier,
+        verifier=context.verifier,
         timeout=timeout,
     )
     anilist = AniListClient(
@@ -102,10 +102,9 @@ def build_state(
 
 def create_app(settings: ProxySettings) -> Starlette:
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(context: AppContext) -> AsyncIterator[ProxyState]:
         async with create_stream_http_client(settings) as stream_http:
-            app.state.proxy = build_state(app, settings, stream_http=stream_http)
-            yield
+            yield build_state(context, settings, stream_http=stream_http)
 
     return create_service_app(
         name="proxy",

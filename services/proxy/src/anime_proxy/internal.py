@@ -26,7 +26,7 @@ from anime_common import (
     requires,
 )
 from anime_proxy.catalog import catalog_episodes, text_or_none
-from anime_proxy.state import ProxyState, proxy_state
+from anime_proxy.state import ProxyState, get_state
 
 _KINDS = {"tv": "tv", "movie": "movie", "ova": "ova", "ona": "ona", "special": "special",
           "music": "music"}  # fmt: skip
@@ -98,7 +98,7 @@ async def _data(state: ProxyState, segments: tuple[str, ...], policy_name: str) 
           tags=("internal",))  # fmt: skip
 @requires(INTERNAL_PERMISSION)
 async def hianime_anime(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     hianime_id: str = request.path_params["hianime_id"]
     if not HIANIME_ID.fullmatch(hianime_id):
         raise NotFoundError("Anime not found")

@@ -35,7 +35,7 @@ from anime_proxy.schemas import (
     SourcesQuery,
     SuggestionQuery,
 )
-from anime_proxy.state import ProxyState, proxy_state
+from anime_proxy.state import ProxyState, get_state
 
 TAGS = ("hianime",)
 _UPSTREAM_ERRORS = [404, 429, 502, 503, 504]
@@ -63,7 +63,7 @@ async def _episode_id(state: ProxyState, value: uuid.UUID | str) -> str:
 
 @document("Own status and whether the upstream answers; never a 5xx", response=HealthOut, tags=TAGS)
 async def api_health(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     # An open breaker already knows the answer: do not knock on a door we keep shut.
     is_open = state.hianime.upstream.breaker.state is BreakerState.OPEN
     ok = not is_open and await state.health.upstream_ok()
@@ -74,13 +74,13 @@ async def api_health(request: Request) -> Response:
 
 @document("The home page of HiAnime, as aniwatch-api gives it", errors=_UPSTREAM_ERRORS, tags=TAGS)
 async def home(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     return _respond(await state.hianime.fetch(policy=state.policies.home, segments=("home",)))
 
 
 @document("Airing schedule of a day", query=ScheduleQuery, errors=_UPSTREAM_ERRORS, tags=TAGS)
 async def schedule(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     query = parse_query(request, ScheduleQuery)
     params = query.upstream_params()
     if query.date is None:
@@ -97,7 +97,7 @@ async def schedule(request: Request) -> Response:
 @document("Search with every aniwatch-api filter", query=SearchQuery, errors=_UPSTREAM_ERRORS,
           tags=TAGS)  # fmt: skip
 async def search(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     query = parse_query(request, SearchQuery)
     return _respond(
         await state.hianime.fetch(
@@ -108,7 +108,7 @@ async def search(request: Request) -> Response:
 
 @document("Search suggestions", query=SuggestionQuery, errors=_UPSTREAM_ERRORS, tags=TAGS)
 async def suggestion(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     query = parse_query(request, SuggestionQuery)
     return _respond(
         await state.hianime.fetch(
@@ -121,7 +121,7 @@ async def suggestion(request: Request) -> Response:
 
 @document("An anime's details", errors=_UPSTREAM_ERRORS, tags=TAGS)
 async def anime(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     anime_id = _anime_id(request)
     return _respond(
         await state.hianime.fetch(policy=state.policies.anime, segments=("anime", anime_id))
@@ -130,7 +130,7 @@ async def anime(request: Request) -> Response:
 
 @document("An anime's episodes", errors=_UPSTREAM_ERRORS, tags=TAGS)
 async def episodes(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     anime_id = _anime_id(request)
     return _respond(
         await state.hianime.fetch(
@@ -141,7 +141,7 @@ async def episodes(request: Request) -> Response:
 
 @document("When an anime's next episode airs", errors=_UPSTREAM_ERRORS, tags=TAGS)
 async def next_episode_schedule(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     anime_id = _anime_id(request)
     return _respond(
         await state.hianime.fetch(
@@ -154,7 +154,7 @@ async def next_episode_schedule(request: Request) -> Response:
 @document("The servers of an episode (HiAnime episode id or catalog episode UUID)",
           query=ServersQuery, errors=_UPSTREAM_ERRORS, tags=TAGS)  # fmt: skip
 async def episode_servers(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     query = parse_query(request, ServersQuery)
     episode_id = await _episode_id(state, query.animeEpisodeId)
     return _respond(
@@ -169,7 +169,7 @@ async def episode_servers(request: Request) -> Response:
 @document("Stream sources of an episode; without `server`, hd-1 then hd-2",
           query=SourcesQuery, errors=_UPSTREAM_ERRORS, tags=TAGS)  # fmt: skip
 async def episode_sources(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     query = parse_query(request, SourcesQuery)
     episode_id = await _episode_id(state, query.animeEpisodeId)
     answer = await state.hianime.sources(
@@ -188,7 +188,7 @@ async def episode_sources(request: Request) -> Response:
           tags=("import",))  # fmt: skip
 @requires()
 async def import_anilist(request: Request) -> Response:
-    state = proxy_state(request)
+    state = get_state(request)
     body = await parse_body(request, ImportIn)
     lists = body.animes if body.animes is not None else []
     if body.username is not None:

@@ -1,4 +1,4 @@
-"""What the proxy's routes share, built once in the lifespan (`app.state.proxy`)."""
+"""What the proxy's routes share, built once in the lifespan."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 from starlette.requests import Request
 
+from anime_common import service_state
 from anime_proxy.anilist import AniListClient
 from anime_proxy.catalog import CatalogClient
 from anime_proxy.hianime import HianimeService, Policy
@@ -82,6 +83,5 @@ class ProxyState:
     stream: StreamService
 
 
-def proxy_state(request: Request) -> ProxyState:
-    state: ProxyState = request.app.state.proxy
-    return state
+def get_state(request: Request) -> ProxyState:
+    return service_state(request, ProxyState)

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from anime_common import document, parse_query
 from anime_proxy.metrics import STREAM_BYTES
-from anime_proxy.state import proxy_state
+from anime_proxy.state import get_state
 from anime_proxy.stream.playlist import is_playlist, is_vtt, looks_like_playlist_url
 from anime_proxy.stream.responses import (
     UpstreamResponse,
@@ -53,7 +53,7 @@ def _range(request: Request) -> str | None:
           query=StreamQuery, errors=[400, 404, 414, 416, 422, 429, 502, 503, 504],
           tags=("stream",))  # fmt: skip
 async def m3u8_proxy(request: Request) -> Response:
-    stream = proxy_state(request).stream
+    stream = get_state(request).stream
     query = parse_query(request, StreamQuery)
     target = stream.admit(
         url=query.url, referer=query.referer, expires=query.exp, signature=query.sig

@@ -1,18 +1,21 @@
-"""What the rules need besides the database, and who is calling."""
+"""What auth's routes share for the life of the process, and who is calling."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.requests import Request
+
 from anime_auth.passwords import PasswordHasher
 from anime_auth.settings import AuthSettings
-from anime_common import TokenVerifier
+from anime_common import Database, TokenVerifier, service_state
 
 
 @dataclass(frozen=True, slots=True)
-class AuthKit:
-    """What the rules need besides the database: settings, the hasher, the token signer."""
+class AuthState:
+    """Built in the lifespan: the database, settings, the hasher, the token signer."""
 
+    database: Database
     settings: AuthSettings
     hasher: PasswordHasher
     verifier: TokenVerifier
@@ -32,3 +35,7 @@ class Client:
 
     ip: str | None
     user_agent: str | None
+
+
+def get_state(request: Request) -> AuthState:
+    return service_state(request, AuthState)

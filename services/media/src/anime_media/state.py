@@ -8,6 +8,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+import httpx
+from starlette.requests import Request
+
+from anime_common import Database, TokenVerifier, service_state
 from anime_media.imaging import AvatarSpec
 from anime_media.settings import MediaSettings
 from anime_media.storage import AvatarStore
@@ -16,11 +20,21 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class MediaKit:
-    """Built with the app; the pool and the upload slots exist only while the app runs."""
+class MediaState:
+    """Built in the lifespan; the pool and the upload slots exist only while the app runs."""
 
-    def __init__(self, settings: MediaSettings) -> None:
+    def __init__(
+        self,
+        settings: MediaSettings,
+        *,
+        database: Database,
+        http: httpx.AsyncClient,
+        verifier: TokenVerifier,
+    ) -> None:
         self.settings = settings
+        self.database = database
+        self.http = http
+        self.verifier = verifier
         self.store = AvatarStore(settings.avatars_dir)
         self.spec = AvatarSpec(
             size=settings.AVATAR_SIZE,
@@ -56,3 +70,7 @@ class MediaKit:
             raise RuntimeError("the media service has not started")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
+
+
+def get_state(request: Request) -> MediaState:
+    return service_state(request, MediaState)

@@ -1,0 +1,42 @@
+"""What the library's routes share for the life of the process, and who is calling."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from anime_common import Database, ReadPool, current_principal, service_state
+from anime_common import PermissionError as AccessDenied
+from anime_library.catalog_client import CatalogClient
+from anime_library.jobs import JobRunner
+from anime_library.settings import LibrarySettings
+
+# Reads need a valid token; every write needs this permission (API.md, Library).
+WRITE = "write:content"
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryState:
+    """The long-lived parts of the service, built in its lifespan."""
+
+    settings: LibrarySettings
+    database: Database  # writes: the job handlers' and collections' transactions
+    # Reads: plain asyncpg (`anime_common.create_read_pool`), as in the catalog
+    # (PERF_NOTES.md: ≈3x the reads/s of SQLAlchemy Core).
+    reader: ReadPool
+    catalog: CatalogClient
+    runner: JobRunner
+
+
+def get_state(request: Request) -> LibraryState:
+    return service_state(request, LibraryState)
+
+
+def user_of(request: Request) -> uuid.UUID:
+    """The caller's user id (a route wrapped by `requires`); service tokens have no library."""
+    try:
+        return uuid.UUID(current_principal(request).subject)
+    except ValueError:
+        raise AccessDenied("Only user accounts have a library") from None
