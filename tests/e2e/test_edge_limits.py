@@ -8,6 +8,7 @@ httpx would normalize or refuse them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from urllib.parse import urlsplit
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.e2e
 def _send(stack: Stack, request: bytes) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(stack.gateway_url)
     with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 10) as sock:
-        sock.sendall(request)
+        # The edge may answer and close before it read all of an oversized request.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
@@ -47,51 +50,85 @@ def _envelope(body: bytes) -> dict[str, object]:
     return found
 
 
-def test_an_overlong_path_is_the_edge_414(stack: Stack) -> None:
-    status, headers, body = _get(stack, b"/anime/" + b"a" * 3000)
-    assert status == 414
-    assert headers["content-type"].startswith("application/json")
+def _edge_envelope(status: int, headers: dict[str, str], body: bytes) -> dict[str, object]:
+    """The envelope of a refusal the edge made itself: no service saw the request."""
+    assert headers["content-type"].startswith("application/json"), (status, body[:200])
     assert "x-request-id" not in headers, "a service answered"
-    _envelope(body)
+    return _envelope(body)
 
 
-def test_an_overlong_query_string_is_a_414_envelope(stack: Stack) -> None:
-    status, _, body = _get(stack, b"/anime?genre=" + b"a" * 10_000)
+# 64 KiB is where uvicorn's URL parser gives up with a plain-text 400 (issue 20).
+@pytest.mark.parametrize("length", [3000, 65_536])
+def test_an_overlong_path_is_the_edge_414(stack: Stack, length: int) -> None:
+    status, headers, body = _get(stack, b"/anime/" + b"a" * length)
     assert status == 414
+    assert _edge_envelope(status, headers, body)["code"] == "UNKNOWN_ERROR"
+
+
+@pytest.mark.parametrize("length", [8200, 200_000])
+@pytest.mark.parametrize("method", [b"GET", b"POST"])
+@pytest.mark.parametrize("path", [b"/anime", b"/no-such-route"])
+def test_an_overlong_query_string_is_the_edge_414(
+    stack: Stack, length: int, method: bytes, path: bytes
+) -> None:
+    status, headers, body = _send(
+        stack,
+        method + b" " + path + b"?genre=" + b"a" * length + b" HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    assert status == 414
+    assert _edge_envelope(status, headers, body)["code"] == "UNKNOWN_ERROR"
+
+
+def test_a_query_string_at_the_limit_is_served(stack: Stack) -> None:
+    # 8 KiB exactly, counted as the services count it (the bytes after `?`).
+    query = b"genre=" + b"a" * (8192 - len(b"genre="))
+    status, headers, _ = _get(stack, b"/anime?" + query)
+    assert status != 414
+    assert "x-request-id" in headers, "the edge refused it"
+
+
+@pytest.mark.parametrize("length", [20_000, 65_536, 500_000])
+def test_an_overlong_header_is_a_431_envelope(stack: Stack, length: int) -> None:
+    status, headers, body = _get(stack, b"/anime", b"X-Big: " + b"a" * length + b"\r\n")
+    assert status == 431
+    assert headers["content-type"].startswith("application/json")
     assert _envelope(body)["code"] == "UNKNOWN_ERROR"
 
 
-def test_an_overlong_header_is_a_431_envelope(stack: Stack) -> None:
-    status, _, body = _get(stack, b"/anime", b"X-Big: " + b"a" * 20_000 + b"\r\n")
-    assert status == 431
-    _envelope(body)
-
-
 def test_a_request_head_past_the_entry_point_limit_never_reaches_a_service(stack: Stack) -> None:
-    # Go answers this one itself, before Traefik: 431 in plain text (traefik.yml).
-    status, headers, _ = _get(stack, b"/anime?genre=" + b"a" * 200_000)
+    # Over 1 MiB Go answers itself, before Traefik: 431 in plain text (traefik.yml).
+    status, headers, _ = _get(stack, b"/anime", b"X-Big: " + b"a" * (2 << 20) + b"\r\n")
     assert status == 431
     assert "x-request-id" not in headers
 
 
+@pytest.mark.parametrize("chunk_size", [b"FFFFFFFFFFFFFFFFFFFF", b"zz"])
 @pytest.mark.parametrize("path", [b"/auth/login", b"/auth/register", b"/favorites"])
-def test_an_overflowing_chunk_size_is_an_envelope(stack: Stack, path: bytes) -> None:
+def test_an_unreadable_chunked_body_is_a_400_envelope(
+    stack: Stack, path: bytes, chunk_size: bytes
+) -> None:
     status, headers, body = _send(
         stack,
         b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
         b"Content-Type: application/json\r\nConnection: close\r\n\r\n"
-        b"FFFFFFFFFFFFFFFFFFFF\r\nabc\r\n0\r\n\r\n",
+        + chunk_size
+        + b"\r\nabc\r\n0\r\n\r\n",
     )
-    assert headers["content-type"].startswith("application/json")
-    assert "x-request-id" not in headers, "the body reached a service"
-    assert _envelope(body)["code"] == "INTERNAL_ERROR"
-    assert status == 500
+    assert status == 400
+    assert _edge_envelope(status, headers, body)["code"] == "VALIDATION_ERROR"
 
 
 @pytest.mark.parametrize(
     "target",
     [b"/anime/a%3Bb", b"/anime/a%20b", b"/anime/a%2Fb", b"/favorites/a%2F..%2Fx",
-     b"/collections/a%3B1/items"],
+     b"/collections/a%3B1/items",
+     # Traefik refuses these by default with a bare 400; the gateway lets them
+     # through to the services' own id checks (traefik.yml).
+     b"/anime/a%00b", b"/anime/a%25b", b"/anime/a%252e%252e", b"/anime/a%5Cb",
+     b"/anime/a%3Fb", b"/anime/a%23b", b"/users/a%00b", b"/media/avatars/a%00b.png",
+     b"/media/avatars/..%5C..%5Cetc%5Cpasswd", b"/api/v2/hianime/anime/a%3Fb%23c",
+     b"/docs/a%00b", b"/no-such-route%00"],
 )  # fmt: skip
 def test_encoded_characters_in_an_id_are_a_404_envelope(stack: Stack, target: bytes) -> None:
     status, headers, body = _get(stack, target)

@@ -93,7 +93,8 @@ class TrailingSlashMiddleware:
 
 
 # No query string or header block the API reads comes close (the longest is a search
-# or a Bearer token); the edge lets through up to 32 KiB of request head (traefik.yml).
+# or a Bearer token). The edge refuses a longer query string itself and passes up to
+# 1 MiB of request head (deploy/traefik), so the header limit is answered here.
 MAX_QUERY_BYTES = 8192
 MAX_HEADER_BYTES = 16384
 
