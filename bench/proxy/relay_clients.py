@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 from starlette.responses import StreamingResponse
+from stream import children_cpu, load_average, start_fake_cdn  # bench/proxy/stream.py
 
 from anime_devstack.ports import free_ports
 from anime_devstack.proc import cpu_seconds
@@ -93,11 +93,6 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         await close()
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=6)
@@ -108,13 +103,9 @@ def main() -> None:
     cdn_port, relay_port = free_ports(2)
     cdn = f"http://127.0.0.1:{cdn_port}"
     upstream = f"{cdn}/big/{SEGMENT}.ts"
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "anime_fakes", "hls", "--port", str(cdn_port)],
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
-    )
+    fake = start_fake_cdn(cdn_port)
     try:
-        wait_for_ok(f"{cdn}/_fake/cdn-stats")
-        print(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+        print(load_average())
         for variant in args.variants.split(","):
             relay = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
@@ -125,9 +116,9 @@ def main() -> None:
             try:
                 url = f"http://127.0.0.1:{relay_port}/"
                 wait_for_ok(url)
-                before = (cpu_seconds(relay.pid), cpu_seconds(fake.pid), _children_cpu())
+                before = (cpu_seconds(relay.pid), cpu_seconds(fake.pid), children_cpu())
                 run = run_wrk(url, concurrency=args.concurrency, seconds=args.duration, timeout=60)
-                after = (cpu_seconds(relay.pid), cpu_seconds(fake.pid), _children_cpu())
+                after = (cpu_seconds(relay.pid), cpu_seconds(fake.pid), children_cpu())
             finally:
                 relay.terminate()
                 relay.wait(timeout=20)
@@ -141,7 +132,7 @@ def main() -> None:
                 f" {relay_cpu:4.2f} fake {fake_cpu:4.2f} wrk {wrk_cpu:4.2f}",
                 flush=True,
             )
-        print(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+        print(load_average())
     finally:
         fake.terminate()
         fake.wait(timeout=10)

@@ -100,6 +100,20 @@ def bench_dynamic_dir(work: Path, cdn: str) -> Path:
     return dynamic
 
 
+def start_fake_cdn(port: int) -> subprocess.Popen[bytes]:
+    """The HLS fake as a process of its own, answering once this returns."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "anime_fakes", "hls", "--port", str(port)],
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+    )
+    wait_for_ok(f"http://127.0.0.1:{port}/_fake/cdn-stats")
+    return fake
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{load:.1f}" for load in os.getloadavg())
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -137,12 +151,8 @@ def main() -> None:
 
     [cdn_port] = free_ports(1)
     cdn = f"http://127.0.0.1:{cdn_port}"
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "anime_fakes", "hls", "--port", str(cdn_port)],
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
-    )
+    fake = start_fake_cdn(cdn_port)
     try:
-        wait_for_ok(f"{cdn}/_fake/cdn-stats")
         environ = {
             **os.environ,
             "ANIME_FAKE_HIANIME": "1",
@@ -189,7 +199,7 @@ def main() -> None:
                 ("through the gateway", stack.gateway_url + query, ""),
             )
             pids = {"fake": fake.pid, "traefik": stack.pid("traefik"), "proxy": proxy_pid}
-            print(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+            print(load_average())
             ratios: dict[str, float] = {}
             for pace in (0.0, args.cdn_rate):
                 client.delete(f"{cdn}/_fake/faults")
@@ -232,7 +242,7 @@ def main() -> None:
     finally:
         fake.terminate()
         fake.wait(timeout=10)
-    print(f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+    print(load_average())
     for label, ratio in ratios.items():
         print(f"gateway / direct, {label}: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
     print(f"RSS growth: {growth / 1e6:.1f} MB (target <= {TARGET_RSS_GROWTH / 1e6:.0f} MB)")
