@@ -7,8 +7,11 @@ stream 20 MB segments at once.
 One stack from anime_devstack (`ANIME_FAKE_HIANIME=1`, its sources pointing at the HLS
 fake, `STREAM_ALLOWED_NETWORKS=127.0.0.0/8`) and the HLS fake (`python -m anime_fakes hls`)
 as a process of its own. wrk downloads a 20 MiB segment over and over: from the CDN
-directly, from the proxy directly (no Traefik), and through the gateway, one after the
-other. Then wrk at c=32 through the gateway while the proxy's RSS is sampled every 50 ms.
+directly, from the CDN through Traefik alone (a route in a bench-only copy of the dynamic
+configuration: the edge's own share), from the proxy directly (no Traefik), and through
+the gateway, one after the other; each line also gives the CPU seconds per GiB that wrk,
+the fake, Traefik and the proxy spent on it. Then wrk at c=32 through the gateway while
+the proxy's RSS is sampled every 50 ms.
 Targets: gateway ≥ 60% of direct throughput; RSS growth ≤ 50 MB.
 """
 
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +32,7 @@ import httpx
 
 from anime_devstack.ports import free_ports
 from anime_devstack.stack import wait_for_ok
-from anime_devstack.wrk import ensure_wrk, run_wrk
+from anime_devstack.wrk import WrkResult, cpu_per_request, ensure_wrk, run_wrk
 
 ROOT = Path(__file__).resolve().parents[2]
 SEGMENT = 20 * 1024 * 1024
@@ -35,6 +40,27 @@ MIB = 1024 * 1024
 TARGET_RATIO = 0.60
 TARGET_RSS_GROWTH = 50 * 1000 * 1000
 EPISODE = "one-piece-100?ep=1"
+BENCH_CDN_PREFIX = "/_bench-cdn"
+# Traefik straight to the fake CDN, for this benchmark's stack only: no middleware, so the
+# line measures the edge's relay of a body and nothing else.
+BENCH_CDN_ROUTE = """http:
+  routers:
+    bench-cdn:
+      entryPoints: [web]
+      rule: 'PathPrefix(`{prefix}/`)'
+      priority: 100000
+      middlewares: [bench-cdn-strip]
+      service: bench-cdn
+  middlewares:
+    bench-cdn-strip:
+      stripPrefix:
+        prefixes: ['{prefix}']
+  services:
+    bench-cdn:
+      loadBalancer:
+        servers:
+          - url: '{cdn}'
+"""
 
 
 def rss(pid: int) -> int:
@@ -66,10 +92,47 @@ class RssSampler:
         self._thread.join()
 
 
-def throughput(url: str, *, concurrency: int, seconds: int) -> float:
-    """MiB/s of whole segments downloaded by wrk."""
-    run = run_wrk(url, concurrency=concurrency, seconds=seconds, timeout=60)
-    return run.requests * SEGMENT / run.seconds / MIB
+def bench_dynamic_dir(work: Path, cdn: str) -> Path:
+    """The gateway's dynamic configuration plus the bench-only route to the fake CDN."""
+    dynamic = work / "traefik-dynamic"
+    shutil.copytree(ROOT / "deploy" / "traefik" / "dynamic", dynamic)
+    (dynamic / "bench-cdn.yml").write_text(BENCH_CDN_ROUTE.format(prefix=BENCH_CDN_PREFIX, cdn=cdn))
+    return dynamic
+
+
+def start_fake_cdn(port: int) -> subprocess.Popen[bytes]:
+    """The HLS fake as a process of its own, answering once this returns."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "anime_fakes", "hls", "--port", str(port)],
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+    )
+    wait_for_ok(f"http://127.0.0.1:{port}/_fake/cdn-stats")
+    return fake
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{load:.1f}" for load in os.getloadavg())
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(
+    url: str, *, concurrency: int, seconds: int, prelude: str, pids: dict[str, int | None]
+) -> tuple[WrkResult, dict[str, float]]:
+    """A wrk run and the CPU seconds per GiB relayed that wrk and each process spent on it."""
+    wrk_before = children_cpu()
+    run, per_request = cpu_per_request(
+        lambda: run_wrk(url, concurrency=concurrency, seconds=seconds, timeout=60, prelude=prelude),
+        pids,
+    )
+    requests_per_gib = 1024 * MIB / SEGMENT
+    cpu = {"wrk": (children_cpu() - wrk_before) / run.requests * requests_per_gib}
+    for name, micros in per_request.items():
+        cpu[name] = (micros or 0.0) / 1e6 * requests_per_gib
+    return run, cpu
 
 
 def main() -> None:
@@ -88,12 +151,8 @@ def main() -> None:
 
     [cdn_port] = free_ports(1)
     cdn = f"http://127.0.0.1:{cdn_port}"
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "anime_fakes", "hls", "--port", str(cdn_port)],
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
-    )
+    fake = start_fake_cdn(cdn_port)
     try:
-        wait_for_ok(f"{cdn}/_fake/cdn-stats")
         environ = {
             **os.environ,
             "ANIME_FAKE_HIANIME": "1",
@@ -106,7 +165,14 @@ def main() -> None:
         print("starting the stack ...", flush=True)
         with (
             tempfile.TemporaryDirectory(prefix="bench-stream-") as work,
-            Stack(StackConfig.for_tests(Path(work), root=ROOT, environ=environ)) as stack,
+            Stack(
+                StackConfig.for_tests(
+                    Path(work),
+                    root=ROOT,
+                    environ=environ,
+                    traefik_dynamic=bench_dynamic_dir(Path(work), cdn),
+                )
+            ) as stack,
             httpx.Client(timeout=30, trust_env=False) as client,
         ):
             sources = client.get(
@@ -124,9 +190,16 @@ def main() -> None:
             direct_script = f'wrk.headers["Referer"] = "{referer}"\n'
             targets = (
                 ("CDN directly", segment, direct_script),
+                (
+                    "CDN through Traefik alone",
+                    f"{stack.gateway_url}{BENCH_CDN_PREFIX}/big/{SEGMENT}.ts",
+                    direct_script,
+                ),
                 ("proxy directly (no Traefik)", stack.service_url("proxy") + query, ""),
                 ("through the gateway", stack.gateway_url + query, ""),
             )
+            pids = {"fake": fake.pid, "traefik": stack.pid("traefik"), "proxy": proxy_pid}
+            print(load_average())
             ratios: dict[str, float] = {}
             for pace in (0.0, args.cdn_rate):
                 client.delete(f"{cdn}/_fake/faults")
@@ -138,18 +211,21 @@ def main() -> None:
                 rates = []
                 print(f"-- {label}, c={args.concurrency}", flush=True)
                 for name, url, prelude in targets:
-                    run = run_wrk(
+                    run, cpu = measured(
                         url,
                         concurrency=args.concurrency,
                         seconds=args.duration,
-                        timeout=60,
                         prelude=prelude,
+                        pids=pids,
                     )
                     rates.append(run.requests * SEGMENT / run.seconds / MIB)
+                    spent = " ".join(f"{who} {seconds:4.2f}" for who, seconds in cpu.items())
                     print(
-                        f"{name:30} {rates[-1]:8.0f} MiB/s  ({run.requests} segments)", flush=True
+                        f"{name:30} {rates[-1]:6.0f} MiB/s ({run.requests:4} segments);"
+                        f" CPU s/GiB: {spent}",
+                        flush=True,
                     )
-                ratios[label] = rates[2] / rates[0]
+                ratios[label] = rates[-1] / rates[0]
             client.delete(f"{cdn}/_fake/faults")
 
             baseline = rss(proxy_pid)
@@ -166,6 +242,7 @@ def main() -> None:
     finally:
         fake.terminate()
         fake.wait(timeout=10)
+    print(load_average())
     for label, ratio in ratios.items():
         print(f"gateway / direct, {label}: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
     print(f"RSS growth: {growth / 1e6:.1f} MB (target <= {TARGET_RSS_GROWTH / 1e6:.0f} MB)")
