@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import asyncpg
 import pytest
+from sqlalchemy import pool
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from anime_common import Migrations, migrate
 from anime_devstack.testdb import admin_database_url
 
 # A secret that passes the settings' checks; each run gets its own.
@@ -31,16 +34,24 @@ def _plain_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+CreateDatabase = Callable[..., Awaitable[str]]
+CreateMigratedDatabase = Callable[[str, Migrations], Awaitable[str]]
+
+
 @pytest.fixture(scope="session")
-def create_database(postgres_admin_url: str) -> Callable[[str], Awaitable[str]]:
-    """Make a fresh, empty database and return its asyncpg URL."""
+def create_database(postgres_admin_url: str) -> CreateDatabase:
+    """`await create_database(prefix, template=None)`: a fresh database, its asyncpg URL.
+
+    Without a template the database is empty (a copy of template1).
+    """
     base, _, _ = postgres_admin_url.rpartition("/")
 
-    async def create(prefix: str) -> str:
+    async def create(prefix: str, *, template: str | None = None) -> str:
         name = f"{prefix}_{secrets.token_hex(4)}"
+        clone = f' TEMPLATE "{template}"' if template else ""
         connection = await asyncpg.connect(_plain_dsn(postgres_admin_url))
         try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            await connection.execute(f'CREATE DATABASE "{name}"{clone}')
         finally:
             await connection.close()
         return f"{base}/{name}"
@@ -48,9 +59,56 @@ def create_database(postgres_admin_url: str) -> Callable[[str], Awaitable[str]]:
     return create
 
 
+@pytest.fixture(scope="session")
+def create_migrated_database(
+    postgres_admin_url: str, create_database: CreateDatabase
+) -> CreateMigratedDatabase:
+    """`await create_migrated_database(prefix, migrations)`: a fresh database at their head.
+
+    Each schema is migrated once per session, into a template that every test's
+    database is cloned from: a copy takes milliseconds, a migration run far longer.
+    Tests of the migrations themselves take `empty_database_url` instead.
+    """
+    templates: dict[str, str] = {}
+
+    async def build(migrations: Migrations) -> str:
+        url = await create_database(f"template_{migrations.schema}")
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        try:
+            await migrate(engine, migrations)
+        finally:
+            await engine.dispose()
+        name = url.rpartition("/")[2]
+        # PostgreSQL refuses to copy a database anyone is connected to: lock everyone out.
+        connection = await asyncpg.connect(_plain_dsn(postgres_admin_url))
+        try:
+            await connection.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        finally:
+            await connection.close()
+        return name
+
+    async def create(prefix: str, migrations: Migrations) -> str:
+        if migrations.schema not in templates:
+            templates[migrations.schema] = await build(migrations)
+        return await create_database(prefix, template=templates[migrations.schema])
+
+    return create
+
+
 @pytest.fixture
-async def database_url(create_database: Callable[[str], Awaitable[str]]) -> str:
-    """A fresh database for one test."""
+async def database_url(
+    create_migrated_database: CreateMigratedDatabase, service_migrations: Migrations
+) -> str:
+    """A fresh database for one test at the head of `service_migrations`.
+
+    Each service's conftest names its migrations in a `service_migrations` fixture.
+    """
+    return await create_migrated_database("t", service_migrations)
+
+
+@pytest.fixture
+async def empty_database_url(create_database: CreateDatabase) -> str:
+    """A fresh, empty database for one test (to run migrations or a service's first start)."""
     return await create_database("t")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from anime_devstack.assertions import assert_envelope
 from anime_e2e.fixtures import landed, register
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +37,7 @@ def test_collections_round_trip(api: httpx.Client, demo_anime: dict[str, dict[st
     path = f"/collections/{collection['id']}"
 
     clash = api.post("/collections", json={"name": "shonen"}, headers=owner)
-    assert clash.status_code == 409
-    assert clash.json()["code"] == "CONFLICT_ERROR"
+    assert_envelope(clash, 409, "CONFLICT_ERROR")
     # Private: another user cannot see it, nor change it.
     assert api.get(path, headers=stranger).status_code == 404
     assert api.delete(path, headers=stranger).json()["code"] == "NOT_FOUND"
@@ -67,8 +67,7 @@ def test_collections_round_trip(api: httpx.Client, demo_anime: dict[str, dict[st
 
 def test_collections_need_a_token(api: httpx.Client) -> None:
     response = api.get("/collections")
-    assert response.status_code == 401
-    assert response.json()["code"] == "AUTH_ERROR"
+    assert_envelope(response, 401, "AUTH_ERROR")
     assert api.post("/collections", json={"name": "x"}).status_code == 401
 
 

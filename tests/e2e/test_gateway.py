@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from anime_devstack.assertions import assert_envelope
 from anime_e2e.fixtures import RunningStack as Stack
 
 pytestmark = pytest.mark.e2e
@@ -64,16 +65,6 @@ def _wait_for(what: str, check: Callable[[], bool], deadline_s: float) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what}")
         time.sleep(0.5)
-
-
-def _assert_envelope(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"code", "message", "details"}, body
-    assert body["code"] == code
-    assert isinstance(body["message"], str)
-    assert body["message"]
 
 
 def _from_edge(response: httpx.Response) -> bool:
@@ -180,7 +171,7 @@ def test_unrouted_path_is_the_edge_404_envelope(
     probe: httpx.Client, method: str, path: str
 ) -> None:
     response = probe.request(method, path)
-    _assert_envelope(response, 404, "NOT_FOUND")
+    assert_envelope(response, 404, "NOT_FOUND")
     assert _from_edge(response)
 
 
@@ -199,7 +190,7 @@ def test_paths_reach_their_service(stack: Stack, probe: httpx.Client, service: s
             response = probe.get(path)
             assert response.status_code in (502, 503, 504), (path, response.text)
             code = {502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}
-            _assert_envelope(response, response.status_code, code[response.status_code])
+            assert_envelope(response, response.status_code, code[response.status_code])
         others = [name for name in SERVICES if name != service]
         for other in others:
             assert probe.get(f"/health/{other}").status_code == 200
@@ -241,7 +232,7 @@ def test_patch_users_me_goes_to_media_and_get_to_auth(stack: Stack, probe: httpx
     stack.stop_service("media")
     try:
         patch = probe.patch("/users/me", files={"avatar": ("a.png", b"\x89PNG", "image/png")})
-        _assert_envelope(patch, 502, "BAD_GATEWAY")
+        assert_envelope(patch, 502, "BAD_GATEWAY")
         get = probe.get("/users/me")
         assert get.status_code not in (502, 503, 504)
         assert not _from_edge(get)
@@ -336,7 +327,7 @@ def test_cors_headers_on_edge_errors(stack: Stack, probe: httpx.Client) -> None:
     # The browser can read the edge's envelopes too.
     origin = _allowed_origin(stack)
     response = probe.get("/nope", headers={"Origin": origin})
-    _assert_envelope(response, 404, "NOT_FOUND")
+    assert_envelope(response, 404, "NOT_FOUND")
     assert response.headers["access-control-allow-origin"] == origin
     assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
 
@@ -347,7 +338,7 @@ def test_cors_headers_on_edge_errors(stack: Stack, probe: httpx.Client) -> None:
 def test_over_large_json_body_is_a_413_envelope(probe: httpx.Client) -> None:
     body = b"x" * (ONE_MIB + 1)
     headers = {"Content-Type": "application/json"}
-    _assert_envelope(
+    assert_envelope(
         probe.post("/auth/login", content=body, headers=headers), 413, "PAYLOAD_TOO_LARGE"
     )
 
@@ -362,7 +353,7 @@ def test_over_large_chunked_body_is_a_413_envelope(probe: httpx.Client) -> None:
         "/favorites", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert response.request.headers.get("transfer-encoding") == "chunked"
-    _assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
 
 
 def test_avatar_upload_limit_is_larger_but_bounded(probe: httpx.Client) -> None:
@@ -376,7 +367,7 @@ def test_avatar_upload_limit_is_larger_but_bounded(probe: httpx.Client) -> None:
     large = probe.patch(
         "/users/me", content=b"x" * (6 * ONE_MIB + 1), headers={"Content-Type": "image/png"}
     )
-    _assert_envelope(large, 413, "PAYLOAD_TOO_LARGE")
+    assert_envelope(large, 413, "PAYLOAD_TOO_LARGE")
 
 
 def test_request_id_passes_through(probe: httpx.Client) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from anime_devstack.assertions import assert_envelope
 from anime_e2e.fixtures import RunningStack, landed, register
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +23,7 @@ pytestmark = pytest.mark.e2e
 def test_reads_need_a_token_and_writes_answer_202(api: httpx.Client) -> None:
     for path in ("/favorites", "/watch/continue", f"/jobs/{uuid.uuid4()}"):
         response = api.get(path)
-        assert response.status_code == 401
-        assert response.json()["code"] == "AUTH_ERROR"
+        assert_envelope(response, 401, "AUTH_ERROR")
     assert api.post("/favorites", json={"anime_id": "one-piece-100"}).status_code == 401
 
 
@@ -60,8 +60,7 @@ def test_favorites_round_trip(api: httpx.Client, demo_anime: dict[str, dict[str,
     nothing = api.delete(f"/favorites/{uuid.uuid4()}", headers=user)
     assert nothing.status_code == 202
     unknown = api.post("/favorites", json={"anime_id": str(uuid.uuid4())}, headers=user)
-    assert unknown.status_code == 404
-    assert unknown.json()["code"] == "NOT_FOUND"
+    assert_envelope(unknown, 404, "NOT_FOUND")
 
 
 def test_two_identical_posts_at_once_are_one_job_and_one_favorite(
@@ -127,8 +126,7 @@ def test_another_users_job_is_not_found(api: httpx.Client) -> None:
     job = accepted.json()["job"]
     assert api.get(f"/jobs/{job['id']}", headers=owner).status_code == 200
     hidden = api.get(f"/jobs/{job['id']}", headers=other)
-    assert hidden.status_code == 404
-    assert hidden.json()["code"] == "NOT_FOUND"
+    assert_envelope(hidden, 404, "NOT_FOUND")
 
 
 def test_sigterm_lands_every_accepted_change(

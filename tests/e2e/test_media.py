@@ -12,6 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from anime_devstack.assertions import assert_envelope
 from anime_e2e.fixtures import bearer, register_account
 
 pytestmark = pytest.mark.e2e
@@ -72,12 +73,10 @@ def test_replacing_the_avatar_retires_the_old_file(gateway: httpx.Client) -> Non
 def test_refusals_through_the_gateway(gateway: httpx.Client) -> None:
     registered = register_account(gateway)
     not_an_image = _upload(gateway, registered, b"plain text, named .png")
-    assert not_an_image.status_code == 415
-    assert not_an_image.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert_envelope(not_an_image, 415, "UNSUPPORTED_MEDIA_TYPE")
     # Over media's 5 MiB, under the edge's 6 MiB: media's own 413, as an envelope.
     too_large = _upload(gateway, registered, b"\x00" * (5 * 1024 * 1024 + 1))
-    assert too_large.status_code == 413
-    assert too_large.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert_envelope(too_large, 413, "PAYLOAD_TOO_LARGE")
     no_token = gateway.patch("/users/me", files={"avatar": ("a.png", _png(8, 8), "image/png")})
     assert no_token.status_code == 401
     assert gateway.get(f"/media/avatars/{'A' * 32}.webp").status_code == 404

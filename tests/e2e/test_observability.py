@@ -6,6 +6,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from anime_devstack.assertions import assert_envelope
 from anime_devstack.stack import Stack
 from anime_e2e.fixtures import RunningStack
 
@@ -44,8 +45,7 @@ def test_a_service_counts_a_request_made_through_the_gateway(
 @pytest.mark.parametrize("path", ["/internal/metrics", "/metrics", "/internal/metrics/"])
 def test_metrics_are_not_reachable_through_the_gateway(gateway: httpx.Client, path: str) -> None:
     response = gateway.get(path)
-    assert response.status_code == 404
-    assert response.json()["code"] == "NOT_FOUND"
+    assert_envelope(response, 404, "NOT_FOUND")
     assert "x-request-id" not in response.headers, "a service answered"
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from anime_common import CommonSettings, TokenVerifier, load_settings
+from anime_devstack.assertions import assert_envelope
 from anime_devstack.config import StackConfig
 from anime_devstack.stack import Stack
 from anime_e2e.fixtures import landed, register
@@ -78,13 +79,6 @@ def proxy(proxy_stack: ProxyStack) -> Iterator[ProxyStack]:
     proxy_stack.fake.post("/_fake/reset")
 
 
-def _assert_envelope(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code
-
-
 def test_health_and_pass_through(proxy: ProxyStack) -> None:
     health = proxy.gateway.get("/api/health")
     assert health.json() == {"status": "ok", "upstream": "ok"}
@@ -101,8 +95,8 @@ def test_dates_and_validation(proxy: ProxyStack) -> None:
     schedule = proxy.gateway.get("/api/schedule", params={"date": "11/27/2026"})
     assert schedule.status_code == 200
     assert proxy.upstream_log()[-1]["params"]["date"] == "2026-11-27"
-    _assert_envelope(proxy.gateway.get("/api/search", params={"q": " "}), 422, "VALIDATION_ERROR")
-    _assert_envelope(
+    assert_envelope(proxy.gateway.get("/api/search", params={"q": " "}), 422, "VALIDATION_ERROR")
+    assert_envelope(
         proxy.gateway.get(
             "/api/episode/sources",
             params={"animeEpisodeId": "one-piece-100?ep=1", "category": "x"},
@@ -114,10 +108,10 @@ def test_dates_and_validation(proxy: ProxyStack) -> None:
 
 def test_upstream_down_is_502_and_slow_is_504(proxy: ProxyStack) -> None:
     proxy.fault(mode="500", path="/anime/one-piece-100")
-    _assert_envelope(proxy.gateway.get("/api/anime/one-piece-100"), 502, "BAD_GATEWAY")
+    assert_envelope(proxy.gateway.get("/api/anime/one-piece-100"), 502, "BAD_GATEWAY")
     proxy.fake.delete("/_fake/faults")
     proxy.fault(mode="timeout", path="/anime/death-note-60", delay=3)
-    _assert_envelope(proxy.gateway.get("/api/anime/death-note-60"), 504, "GATEWAY_TIMEOUT")
+    assert_envelope(proxy.gateway.get("/api/anime/death-note-60"), 504, "GATEWAY_TIMEOUT")
 
 
 def _demo_episodes(proxy: ProxyStack, hianime_id: str) -> tuple[str, list[dict[str, Any]]]:
@@ -147,7 +141,7 @@ def test_sources_fall_back_and_accept_a_catalog_episode_uuid(proxy: ProxyStack) 
     unknown = proxy.gateway.get(
         "/api/episode/sources", params={"animeEpisodeId": str(uuid.uuid4())}
     )
-    _assert_envelope(unknown, 404, "NOT_FOUND")
+    assert_envelope(unknown, 404, "NOT_FOUND")
 
 
 def test_the_frontend_journey_for_a_28_episode_anime(proxy: ProxyStack) -> None:
@@ -228,7 +222,7 @@ def test_anilist_import_lands_in_the_catalog(proxy: ProxyStack) -> None:
     )
     assert registered.status_code == 201, registered.text
     auth = {"Authorization": f"Bearer {registered.json()['access_token']}"}
-    _assert_envelope(
+    assert_envelope(
         proxy.gateway.post("/api/import/anilist", json={"username": "demo"}), 401, "AUTH_ERROR"
     )
     response = proxy.gateway.post("/api/import/anilist", json={"username": "demo"}, headers=auth)

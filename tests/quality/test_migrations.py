@@ -44,11 +44,11 @@ async def current_version(database_url: str, schema: str) -> str | None:
 
 @pytest.mark.parametrize("service", SERVICES_WITH_TABLES)
 async def test_head_matches_models_and_newest_revision_round_trips(
-    service: str, database_url: str
+    service: str, empty_database_url: str
 ) -> None:
     migrations = migrations_of(service)
     head = head_of(migrations)
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(empty_database_url)
     steps: list[tuple[str, Callable[[Config], None]]] = [
         ("upgrade", lambda config: command.upgrade(config, "head")),
         ("check", command.check),
@@ -61,12 +61,12 @@ async def test_head_matches_models_and_newest_revision_round_trips(
             await run_alembic(engine, migrations, action)
             if name == "downgrade":
                 previous = ScriptDirectory.from_config(migrations.config()).get_revision(head)
-                assert await current_version(database_url, migrations.schema) == (
+                assert await current_version(empty_database_url, migrations.schema) == (
                     previous.down_revision if previous else None
                 )
     finally:
         await engine.dispose()
-    assert await current_version(database_url, migrations.schema) == head
+    assert await current_version(empty_database_url, migrations.schema) == head
 
 
 @pytest.mark.parametrize("service", SERVICES_WITH_TABLES)

@@ -42,8 +42,8 @@ def dead_database_url() -> str:
     return f"postgresql+asyncpg://anime:topsecret@127.0.0.1:{unused_port()}/anime"
 
 
-async def test_migrations_run_in_parallel_without_colliding(database_url: str) -> None:
-    engines = [create_async_engine(database_url) for _ in range(3)]
+async def test_migrations_run_in_parallel_without_colliding(empty_database_url: str) -> None:
+    engines = [create_async_engine(empty_database_url) for _ in range(3)]
     try:
         await asyncio.gather(*(migrate(engine, SAMPLE) for engine in engines))
         async with engines[0].connect() as connection:
@@ -57,8 +57,8 @@ async def test_migrations_run_in_parallel_without_colliding(database_url: str) -
             await engine.dispose()
 
 
-async def test_migrating_again_is_a_no_op(database_url: str) -> None:
-    engine = create_async_engine(database_url)
+async def test_migrating_again_is_a_no_op(empty_database_url: str) -> None:
+    engine = create_async_engine(empty_database_url)
     try:
         await migrate(engine, SAMPLE)
         await migrate(engine, SAMPLE)
@@ -89,8 +89,8 @@ async def test_service_refuses_to_start_without_its_database() -> None:
             pass
 
 
-async def test_health_follows_the_database(database_url: str) -> None:
-    app = build_app(make_settings(DATABASE_URL=database_url), migrations=SAMPLE)
+async def test_health_follows_the_database(empty_database_url: str) -> None:
+    app = build_app(make_settings(DATABASE_URL=empty_database_url), migrations=SAMPLE)
     async with serve_asgi(app) as client:
         healthy = await client.get("/health")
         assert healthy.status_code == 200
@@ -117,9 +117,9 @@ async def _insert_then_fail(database: Database) -> None:
         raise RuntimeError("fail mid-way")
 
 
-async def test_transaction_commits_or_rolls_back(database_url: str) -> None:
+async def test_transaction_commits_or_rolls_back(empty_database_url: str) -> None:
     database = Database(
-        create_engine(make_settings(DATABASE_URL=database_url), application_name="t")
+        create_engine(make_settings(DATABASE_URL=empty_database_url), application_name="t")
     )
     try:
         await migrate(database.engine, SAMPLE)
@@ -156,8 +156,8 @@ def test_only_network_failures_count_as_unavailable() -> None:
     assert not is_database_unavailable(FileNotFoundError(errno.ENOENT, "missing"))
 
 
-async def test_the_read_pool_is_lean_plain_asyncpg(database_url: str) -> None:
-    settings = make_settings(DATABASE_URL=database_url, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=1)
+async def test_the_read_pool_is_lean_plain_asyncpg(empty_database_url: str) -> None:
+    settings = make_settings(DATABASE_URL=empty_database_url, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=1)
     pool = await create_read_pool(settings, application_name="t-reader")
     try:
         assert pool.pool.get_max_size() == 3
@@ -174,9 +174,9 @@ async def test_the_read_pool_is_lean_plain_asyncpg(database_url: str) -> None:
         await pool.close()
 
 
-async def test_a_read_pool_checkout_waits_at_most_the_pool_timeout(database_url: str) -> None:
+async def test_a_read_pool_checkout_waits_at_most_the_pool_timeout(empty_database_url: str) -> None:
     settings = make_settings(
-        DATABASE_URL=database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=0.2
+        DATABASE_URL=empty_database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=0.2
     )
     reader = await create_read_pool(settings, application_name="t-reader")
     try:

@@ -18,6 +18,7 @@ from anime_common import (
     resolve_error_code,
 )
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.assertions import assert_envelope
 
 from .apps import build_app, make_settings
 
@@ -88,8 +89,7 @@ async def test_unknown_path_is_a_404_envelope(client: httpx.AsyncClient) -> None
 
 async def test_wrong_method_is_a_405_envelope_with_allow(client: httpx.AsyncClient) -> None:
     response = await client.delete("/echo")
-    assert response.status_code == 405
-    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
     assert response.headers["allow"] == "POST"
 
 
@@ -97,8 +97,7 @@ async def test_malformed_json_is_a_400(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/echo", content=b'{"name": "x",', headers={"content-type": "application/json"}
     )
-    assert response.status_code == 400
-    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert_envelope(response, 400, "VALIDATION_ERROR")
 
 
 async def test_field_errors_are_a_422_with_details(client: httpx.AsyncClient) -> None:
@@ -138,8 +137,7 @@ async def test_unexpected_error_is_a_safe_500_logged_with_request_id(
 
 async def test_database_unreachable_during_a_request_is_a_503(client: httpx.AsyncClient) -> None:
     response = await client.get("/database-down")
-    assert response.status_code == 503
-    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
     assert "Retry-After" in response.headers
 
 
@@ -239,15 +237,13 @@ async def test_a_nul_in_a_list_or_query_is_a_422(client: httpx.AsyncClient) -> N
 
 async def test_405_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
     response = await client.put("/numbers")
-    assert response.status_code == 405
-    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
     assert response.headers["allow"] == "DELETE, GET, HEAD"
 
 
 async def test_an_overlong_query_string_is_a_414_envelope(client: httpx.AsyncClient) -> None:
     response = await client.get("/numbers", params={"q": "a" * 9000})
-    assert response.status_code == 414
-    assert response.json()["code"] == "UNKNOWN_ERROR"
+    assert_envelope(response, 414, "UNKNOWN_ERROR")
     assert "x-request-id" in response.headers
 
 

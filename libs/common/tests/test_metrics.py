@@ -60,8 +60,10 @@ async def test_a_request_is_counted_under_its_route_template_and_status() -> Non
     assert after[("http_requests_in_flight", frozenset({("service", "sample")}))] == 1
 
 
-async def test_the_database_pool_is_reported(database_url: str) -> None:
-    app = build_app(make_settings(DATABASE_URL=database_url, DB_POOL_SIZE=3), migrations=SAMPLE)
+async def test_the_database_pool_is_reported(empty_database_url: str) -> None:
+    app = build_app(
+        make_settings(DATABASE_URL=empty_database_url, DB_POOL_SIZE=3), migrations=SAMPLE
+    )
     async with serve_asgi(app) as client:
         assert (await client.get("/health")).status_code == 200
         samples = await _scrape(client)
@@ -73,8 +75,8 @@ async def test_the_database_pool_is_reported(database_url: str) -> None:
     assert idle >= 1
 
 
-async def test_a_read_pool_is_reported_until_it_is_gone(database_url: str) -> None:
-    settings = make_settings(DATABASE_URL=database_url, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=1)
+async def test_a_read_pool_is_reported_until_it_is_gone(empty_database_url: str) -> None:
+    settings = make_settings(DATABASE_URL=empty_database_url, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=1)
     reader = await create_read_pool(settings, application_name="sample-reader")
     try:
         async with reader.acquire() as connection:

@@ -10,6 +10,7 @@ import pytest
 
 from anime_common import AuthError, Principal, TokenVerifier, create_service_app, key_id
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.assertions import assert_envelope
 
 from .apps import ROUTES, SECRET, build_app, make_settings
 
@@ -133,8 +134,7 @@ async def test_missing_or_malformed_header_is_401(
 ) -> None:
     headers = {"Authorization": header} if header is not None else {}
     response = await client.get("/me", headers=headers)
-    assert response.status_code == 401
-    assert response.json()["code"] == "AUTH_ERROR"
+    assert_envelope(response, 401, "AUTH_ERROR")
 
 
 async def test_small_clock_skew_is_forgiven(client: httpx.AsyncClient) -> None:
@@ -144,8 +144,7 @@ async def test_small_clock_skew_is_forgiven(client: httpx.AsyncClient) -> None:
 
 async def test_missing_permission_is_403(client: httpx.AsyncClient) -> None:
     response = await client.post("/catalog", headers=bearer(sign(claims())))
-    assert response.status_code == 403
-    assert response.json()["code"] == "PERMISSION_DENIED"
+    assert_envelope(response, 403, "PERMISSION_DENIED")
 
 
 async def test_permission_present_passes(client: httpx.AsyncClient) -> None:
@@ -171,8 +170,7 @@ async def test_public_route_ignores_a_garbage_or_expired_token(client: httpx.Asy
 async def test_a_service_token_is_refused_on_public_routes(client: httpx.AsyncClient) -> None:
     service = bearer(VERIFIER.issue_service_token("library"))
     refused = await client.get("/me", headers=service)
-    assert refused.status_code == 401
-    assert refused.json()["code"] == "AUTH_ERROR"
+    assert_envelope(refused, 401, "AUTH_ERROR")
     assert (await client.get("/internal/ping", headers=service)).status_code == 200
 
 

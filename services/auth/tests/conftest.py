@@ -9,9 +9,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from anime_auth.app import create_app
+from anime_auth.app import MIGRATIONS, create_app
 from anime_auth.settings import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, AuthSettings
-from anime_common import app_context, load_settings
+from anime_common import Migrations, app_context, load_settings
 from anime_devstack.asgi import serve_asgi
 
 PASSWORD = "correct horse battery"
@@ -24,6 +24,12 @@ FAST_HASHING: dict[str, Any] = {
 }
 
 MakeSettings = Callable[..., AuthSettings]
+
+
+@pytest.fixture(scope="session")
+def service_migrations() -> Migrations:
+    """What the root conftest's `database_url` migrates each test's database to."""
+    return MIGRATIONS
 
 
 @pytest.fixture

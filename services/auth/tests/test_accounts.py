@@ -14,6 +14,7 @@ from anime_auth.app import create_app
 from anime_auth.passwords import PasswordHasher
 from anime_auth.settings import AuthSettings
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.assertions import assert_envelope
 
 from .conftest import PASSWORD, MakeSettings, bearer, execute, login, register
 
@@ -75,8 +76,7 @@ async def test_register_validation(
     client: httpx.AsyncClient, payload: dict[str, Any], field: str
 ) -> None:
     response = await client.post("/auth/register", json=payload)
-    assert response.status_code == 422
-    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert_envelope(response, 422, "VALIDATION_ERROR")
     assert field in [item["field"] for item in response.json()["details"]]
 
 
@@ -89,8 +89,7 @@ async def test_taken_email_or_username_is_409(client: httpx.AsyncClient) -> None
         "/auth/register",
         json={"email": "other@example.com", "password": PASSWORD, "username": "taken_1"},
     )
-    assert again.status_code == 409
-    assert again.json()["code"] == "CONFLICT_ERROR"
+    assert_envelope(again, 409, "CONFLICT_ERROR")
     assert same_name.status_code == 409
 
 

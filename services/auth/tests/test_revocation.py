@@ -25,6 +25,7 @@ from anime_common import (
     requires,
 )
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.assertions import assert_envelope
 
 from .conftest import bearer, execute, login, register
 
@@ -162,5 +163,4 @@ async def test_auth_refuses_a_session_it_does_not_hold(
         session_id=str(uuid.uuid4()),
     )
     response = await client.get("/auth/sessions", headers=bearer(forged))
-    assert response.status_code == 401
-    assert response.json()["code"] == "AUTH_ERROR"
+    assert_envelope(response, 401, "AUTH_ERROR")

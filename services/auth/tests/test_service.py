@@ -13,8 +13,8 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_boots_on_an_empty_database(
-    database_url: str, service_env: Callable[[str], None]
+    empty_database_url: str, service_env: Callable[[str], None]
 ) -> None:
-    service_env(database_url)
+    service_env(empty_database_url)
     app = create_app(load_settings(AuthSettings))
-    await assert_service_boots(app, service="auth", database_url=database_url)
+    await assert_service_boots(app, service="auth", database_url=empty_database_url)

@@ -9,6 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from anime_common import TokenVerifier, app_context
+from anime_devstack.assertions import assert_envelope
 
 from .conftest import PASSWORD, bearer, execute, login, register
 
@@ -93,8 +94,7 @@ async def test_user_role_is_403_on_users(client: httpx.AsyncClient) -> None:
         json={"email": "x@example.com", "password": PASSWORD, "role": "admin"},
         headers=headers,
     )
-    assert created.status_code == 403
-    assert created.json()["code"] == "PERMISSION_DENIED"
+    assert_envelope(created, 403, "PERMISSION_DENIED")
 
 
 async def test_admin_lists_and_creates_users(app: Starlette, client: httpx.AsyncClient) -> None:

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from anime_catalog.app import create_app
+from anime_catalog.app import MIGRATIONS, create_app
 from anime_catalog.cli import seed_demo
 from anime_catalog.importer import AnimeImporter
 from anime_catalog.settings import CatalogSettings
-from anime_common import TokenVerifier, load_settings
+from anime_common import Migrations, TokenVerifier, load_settings
 from anime_devstack.asgi import serve_asgi
 
 SECRET_KEY = secrets.token_urlsafe(48)
@@ -38,11 +38,19 @@ async def seed(database_url: str) -> int:
 
 
 @pytest.fixture(scope="module")
-async def demo_url(create_database: Callable[[str], Awaitable[str]]) -> str:
+async def demo_url(
+    create_migrated_database: Callable[[str, Migrations], Awaitable[str]],
+) -> str:
     """A database with the demo catalog, shared by the tests of one module (they only read)."""
-    url = await create_database("catalog")
+    url = await create_migrated_database("catalog", MIGRATIONS)
     assert await seed(url) > 60
     return url
+
+
+@pytest.fixture(scope="session")
+def service_migrations() -> Migrations:
+    """What the root conftest's `database_url` migrates each test's database to."""
+    return MIGRATIONS
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from anime_catalog.importer import ProxyImporter
 from anime_catalog.schemas import AnimeIn
 from anime_catalog.state import KeyedLocks
 from anime_common import TokenVerifier
+from anime_devstack.assertions import assert_envelope
 
 from .conftest import catalog_settings, make_client, service_token
 
@@ -283,8 +284,7 @@ async def test_upsert_conflicts_and_kept_titles(fresh: httpx.AsyncClient) -> Non
     clash = await fresh.post(
         "/internal/anime", json=frieren(hianime_id="other-2", releases=None), headers=INTERNAL
     )
-    assert clash.status_code == 409
-    assert clash.json()["code"] == "CONFLICT_ERROR"
+    assert_envelope(clash, 409, "CONFLICT_ERROR")
 
     # An update that does not know the native title keeps it, in the search too.
     thin = frieren(hianime_id="frieren-1", title_native=None, synonyms=[], releases=None)

@@ -16,6 +16,7 @@ import pytest
 from anime_catalog import ranking, repository
 from anime_catalog.ranking import plan_search
 from anime_catalog.search_text import normalize, search_key
+from anime_devstack.assertions import assert_envelope
 
 pytestmark = pytest.mark.anyio
 
@@ -255,8 +256,7 @@ async def test_a_timed_out_search_is_a_503(
 
     monkeypatch.setattr(repository, "search_words", too_slow)
     response = await client.get("/search/anime", params={"q": "timeout probe"})
-    assert response.status_code == 503
-    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
     assert response.headers["retry-after"] == "1"
 
     async def hangs(**_: object) -> None:

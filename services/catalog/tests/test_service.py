@@ -13,8 +13,8 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_boots_on_an_empty_database(
-    database_url: str, service_env: Callable[[str], None]
+    empty_database_url: str, service_env: Callable[[str], None]
 ) -> None:
-    service_env(database_url)
+    service_env(empty_database_url)
     app = create_app(load_settings(CatalogSettings))
-    await assert_service_boots(app, service="catalog", database_url=database_url)
+    await assert_service_boots(app, service="catalog", database_url=empty_database_url)

@@ -13,18 +13,20 @@ import asyncpg
 import httpx
 import pytest
 
+from anime_catalog.app import MIGRATIONS as CATALOG_MIGRATIONS
 from anime_catalog.app import create_app as create_catalog_app
 from anime_catalog.schemas import AnimeIn
 from anime_catalog.settings import CatalogSettings
 from anime_common import (
     BadGatewayError,
     Database,
+    Migrations,
     TokenVerifier,
     create_engine,
     load_settings,
-    migrate,
 )
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.assertions import assert_envelope
 from anime_fakes import serve_in_thread
 from anime_library.app import MIGRATIONS, create_app
 from anime_library.settings import LibrarySettings
@@ -103,9 +105,11 @@ def library_settings(database_url: str, **overrides: Any) -> LibrarySettings:
 
 
 @pytest.fixture(scope="module")
-async def catalog(create_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[Catalog]:
+async def catalog(
+    create_migrated_database: Callable[[str, Migrations], Awaitable[str]],
+) -> AsyncIterator[Catalog]:
     """The real catalog service on its own database, seeded through its own endpoint."""
-    catalog_database = await create_database("catalog")
+    catalog_database = await create_migrated_database("catalog", CATALOG_MIGRATIONS)
     settings = load_settings(CatalogSettings, DATABASE_URL=catalog_database, SECRET_KEY=SECRET_KEY)
     importer = ImportFromList([DANDADAN])
     token = verifier().issue_service_token("test")
@@ -121,11 +125,16 @@ async def catalog(create_database: Callable[[str], Awaitable[str]]) -> AsyncIter
         yield found
 
 
+@pytest.fixture(scope="session")
+def service_migrations() -> Migrations:
+    """What the root conftest's `database_url` migrates each test's database to."""
+    return MIGRATIONS
+
+
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    """A fresh database migrated to the library's head."""
+    """The test's database (at the library's head), as the service's `Database`."""
     database = Database(create_engine(library_settings(database_url), application_name="test"))
-    await migrate(database.engine, MIGRATIONS)
     try:
         yield database
     finally:
@@ -173,14 +182,6 @@ async def wait_for_job(
             return body
         await asyncio.sleep(0.01)
     raise AssertionError(f"job {job['key']} did not finish")
-
-
-def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code
-    return body
 
 
 def fields_of(response: httpx.Response) -> set[str]:

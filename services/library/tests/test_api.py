@@ -12,12 +12,12 @@ import asyncpg
 import httpx
 import pytest
 
+from anime_devstack.assertions import assert_envelope
 from anime_devstack.ports import free_port
 
 from .conftest import (
     UNKNOWN_HIANIME_ID,
     Catalog,
-    assert_envelope,
     count,
     fields_of,
     plain,
@@ -164,7 +164,8 @@ async def test_unknown_anime_is_a_404_and_nothing_is_queued(
     assert_envelope(
         await library.post("/favorites", content=b"{", headers=user), 400, "VALIDATION_ERROR"
     )
-    await asyncio.sleep(0.05)
+    # A job is committed before its 202 goes out: no job row now means nothing can land later.
+    assert await count(database_url, "SELECT count(*) FROM library.jobs") == 0
     assert await count(database_url, "SELECT count(*) FROM library.favorites") == 0
 
 
@@ -282,7 +283,8 @@ async def test_progress_is_validated_before_it_is_queued(
     unknown = {"anime_id": str(uuid.uuid4()), "episode": 1, "progress_percent": 5}
     assert_envelope(await library.post("/watch/progress", json=unknown, headers=user), 404,
                     "NOT_FOUND")  # fmt: skip
-    await asyncio.sleep(0.05)
+    # A job is committed before its 202 goes out: no job row now means nothing can land later.
+    assert await count(database_url, "SELECT count(*) FROM library.jobs") == 0
     assert await count(database_url, "SELECT count(*) FROM library.watch_progress") == 0
 
 
@@ -499,6 +501,7 @@ async def test_the_catalog_being_down_is_a_503_and_nothing_is_queued(
         assert_envelope(progress, 503, "SERVICE_UNAVAILABLE")
         # Nothing stored means nothing to decorate: the list itself still answers.
         assert (await library.get("/favorites", headers=user)).json() == []
+    assert await count(database_url, "SELECT count(*) FROM library.jobs") == 0
     assert await count(database_url, "SELECT count(*) FROM library.favorites") == 0
 
 

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from anime_devstack.assertions import assert_envelope
 from anime_devstack.ports import free_port
 
 from .conftest import (
     UNKNOWN_HIANIME_ID,
     Catalog,
-    assert_envelope,
     count,
     fields_of,
     user_token,

@@ -583,7 +583,16 @@ async def test_a_lease_is_renewed_while_its_job_runs(database: Database, databas
     async with runner_for(database, database_url, extra=[kind], lease=0.3) as runner:
         job = await runner.submit("watch-progress:long", Work(gate, progress(1)))
         await gate.entered.wait()
-        await asyncio.sleep(1.0)  # three leases long: renewed, never taken back
+        # Wait until the lease was renewed past three leases of the first: a renewal that
+        # failed would have handed the job out again (a second attempt, a second call).
+        lease = "SELECT lease_expires_at FROM library.jobs"
+        [(first,)] = await rows(database, lease)
+        for _ in range(500):
+            if (await rows(database, lease))[0][0] >= first + datetime.timedelta(seconds=0.9):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the lease was not renewed")
         gate.opened.set()
         (done,) = await finished(runner, job)
     assert done.status is JobStatus.SUCCEEDED

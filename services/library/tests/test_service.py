@@ -14,11 +14,11 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_boots_on_an_empty_database(
-    database_url: str, service_env: Callable[[str], None]
+    empty_database_url: str, service_env: Callable[[str], None]
 ) -> None:
-    service_env(database_url)
+    service_env(empty_database_url)
     app = create_app(load_settings(LibrarySettings))
-    await assert_service_boots(app, service="library", database_url=database_url)
+    await assert_service_boots(app, service="library", database_url=empty_database_url)
 
 
 async def test_openapi_covers_every_route(library: httpx.AsyncClient) -> None:

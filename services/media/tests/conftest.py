@@ -22,10 +22,10 @@ from starlette.applications import Starlette
 
 from anime_auth.app import create_app as create_auth_app
 from anime_auth.settings import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, AuthSettings
-from anime_common import TokenVerifier, load_settings
+from anime_common import Migrations, TokenVerifier, load_settings
 from anime_devstack.asgi import serve_asgi
 from anime_fakes import serve_in_thread
-from anime_media.app import create_app
+from anime_media.app import MIGRATIONS, create_app
 from anime_media.settings import MediaSettings
 
 PASSWORD = "correct horse battery"
@@ -88,6 +88,12 @@ async def auth_user(auth_url: str, account: Account) -> dict[str, Any]:
 
 
 MakeMediaSettings = Callable[..., MediaSettings]
+
+
+@pytest.fixture(scope="session")
+def service_migrations() -> Migrations:
+    """What the root conftest's `database_url` migrates each test's database to."""
+    return MIGRATIONS
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from anime_common import app_context
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.assertions import assert_envelope
 from anime_devstack.ports import free_port
 from anime_media.app import create_app
 from anime_media.settings import MediaSettings
@@ -202,8 +203,7 @@ async def test_text_named_jpg_is_415(
     response = await upload(
         client, account, b"just some text\n" * 10, filename="me.jpg", content_type="image/jpeg"
     )
-    assert response.status_code == 415
-    assert response.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
     assert avatar_files(media_root) == set()
 
 
@@ -234,8 +234,7 @@ async def test_a_chunk_that_inflates_like_a_bomb_is_413(
     client: httpx.AsyncClient, account: Account, media_root: Path, data: bytes
 ) -> None:
     response = await upload(client, account, data)
-    assert response.status_code == 413
-    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
     assert avatar_files(media_root) == set()
 
 
@@ -269,8 +268,7 @@ async def test_decompression_bomb_is_refused(
     client: httpx.AsyncClient, account: Account, media_root: Path, width: int, height: int
 ) -> None:
     response = await upload(client, account, png_declaring(width, height))
-    assert response.status_code == 413
-    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
     assert "pixels" in response.json()["message"]
     assert avatar_files(media_root) == set()
 
@@ -279,8 +277,7 @@ async def test_no_token_is_401_and_the_body_is_not_read(client: httpx.AsyncClien
     response = await client.patch(
         "/users/me", files={"avatar": ("a.png", image_bytes("PNG", 8, 8), "image/png")}
     )
-    assert response.status_code == 401
-    assert response.json()["code"] == "AUTH_ERROR"
+    assert_envelope(response, 401, "AUTH_ERROR")
 
 
 async def test_token_without_write_profile_is_403(
@@ -292,8 +289,7 @@ async def test_token_without_write_profile_is_403(
         files={"avatar": ("a.png", image_bytes("PNG", 8, 8), "image/png")},
         headers=bearer(token),
     )
-    assert response.status_code == 403
-    assert response.json()["code"] == "PERMISSION_DENIED"
+    assert_envelope(response, 403, "PERMISSION_DENIED")
 
 
 async def test_a_service_token_has_no_avatar(
@@ -306,8 +302,7 @@ async def test_a_service_token_has_no_avatar(
         headers=bearer(token),
     )
     # A service token opens /internal routes only; on a public one it is no credential.
-    assert response.status_code == 401
-    assert response.json()["code"] == "AUTH_ERROR"
+    assert_envelope(response, 401, "AUTH_ERROR")
 
 
 async def test_user_unknown_to_auth_is_404_and_leaves_nothing(
@@ -342,8 +337,7 @@ async def test_auth_unavailable_is_503_with_no_orphan_file_and_the_old_avatar_ke
     async with serve_asgi(cut_off) as client:
         response = await upload(client, account, image_bytes("JPEG", 80, 60))
         rows = await avatar_rows(cut_off)
-    assert response.status_code == 503, response.text
-    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
     assert avatar_files(media_root) == files_before
     assert [row["file_name"] for row in rows] == [before.json()["avatar"].split("/")[-1]]
     assert (await auth_user(auth_server.url, account))["avatar"] == before.json()["avatar"]

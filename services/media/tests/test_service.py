@@ -14,17 +14,17 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_boots_on_an_empty_database(
-    database_url: str, service_env: Callable[[str], None], tmp_path: Path
+    empty_database_url: str, service_env: Callable[[str], None], tmp_path: Path
 ) -> None:
-    service_env(database_url)
+    service_env(empty_database_url)
     app = create_app(load_settings(MediaSettings, MEDIA_ROOT=tmp_path))
-    await assert_service_boots(app, service="media", database_url=database_url)
+    await assert_service_boots(app, service="media", database_url=empty_database_url)
 
 
 async def test_openapi_documents_the_upload_and_the_files(
-    database_url: str, service_env: Callable[[str], None], tmp_path: Path
+    empty_database_url: str, service_env: Callable[[str], None], tmp_path: Path
 ) -> None:
-    service_env(database_url)
+    service_env(empty_database_url)
     settings = load_settings(MediaSettings, MEDIA_ROOT=tmp_path)
     async with serve_asgi(create_app(settings)) as client:
         paths = (await client.get("/openapi.json")).json()["paths"]

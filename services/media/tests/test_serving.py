@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from starlette.applications import Starlette
 
+from anime_devstack.assertions import assert_envelope
 from anime_media.serving import CHUNK_SIZE, sniff_content_type
 from anime_media.storage import AvatarNames
 
@@ -101,8 +102,7 @@ async def test_a_stale_authorization_header_is_ignored(
 
 async def test_unknown_file_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get(f"/media/avatars/{VALID_LOOKING}")
-    assert response.status_code == 404
-    assert response.json()["code"] == "NOT_FOUND"
+    assert_envelope(response, 404, "NOT_FOUND")
 
 
 async def raw_request(app: Starlette, path: str, method: str = "GET") -> tuple[int, bytes]:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from anime_devstack.asgi import serve_asgi
+from anime_devstack.assertions import assert_envelope
 from anime_fakes import serve_in_thread
 from anime_media.app import create_app
 from anime_media.uploads import MULTIPART_FRAMING_BYTES, describe_size
@@ -147,8 +148,7 @@ async def test_not_multipart_is_415(client: httpx.AsyncClient, account: Account)
         content=image_bytes("PNG", 8, 8),
         headers={**account.headers, "Content-Type": "image/png"},
     )
-    assert response.status_code == 415
-    assert response.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 async def test_missing_boundary_is_400(client: httpx.AsyncClient, account: Account) -> None:
@@ -169,8 +169,7 @@ async def test_malformed_multipart_is_400(
     client: httpx.AsyncClient, account: Account, body: bytes
 ) -> None:
     response = await patch(client, account, body)
-    assert response.status_code == 400
-    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert_envelope(response, 400, "VALIDATION_ERROR")
 
 
 async def test_too_many_uploads_at_once_is_503(

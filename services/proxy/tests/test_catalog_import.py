@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from anime_common import AppError, TokenVerifier
+from anime_devstack.assertions import assert_envelope
 from anime_fakes import Fault, RunningFake, serve_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -472,5 +473,4 @@ async def test_a_service_token_cannot_import(
 ) -> None:
     service = {"Authorization": f"Bearer {verifier.issue_service_token('catalog')}"}
     response = await client.post("/api/import/anilist", json={"username": "demo"}, headers=service)
-    assert response.status_code == 401
-    assert response.json()["code"] == "AUTH_ERROR"
+    assert_envelope(response, 401, "AUTH_ERROR")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from anime_common import SettingsError, load_settings
+from anime_devstack.assertions import assert_envelope
 from anime_fakes import Fault, RunningFake
 from anime_proxy.breaker import CircuitBreaker
 from anime_proxy.settings import ProxySettings
@@ -50,8 +51,7 @@ async def test_cache_keys_include_every_parameter(
 async def test_errors_are_not_cached(proxy: httpx.AsyncClient, aniwatch: RunningFake) -> None:
     aniwatch.state.add_fault(Fault(mode="500", path="/home", times=1))
     failed = await proxy.get("/api/home")
-    assert failed.status_code == 502
-    assert failed.json()["code"] == "BAD_GATEWAY"
+    assert_envelope(failed, 502, "BAD_GATEWAY")
     # The upstream's own message ("...Something went wrong") is not shown for a 5xx.
     assert "Something" not in failed.json()["message"]
     ok = await proxy.get("/api/home")
@@ -76,8 +76,7 @@ async def test_stale_entries_answer_an_outage_then_502_once_none_is_left(
         assert uncached.status_code == 502
         await asyncio.sleep(0.6)
         gone = await proxy.get("/api/home")
-        assert gone.status_code == 502
-        assert gone.json()["code"] == "BAD_GATEWAY"
+        assert_envelope(gone, 502, "BAD_GATEWAY")
 
 
 async def test_a_404_is_never_answered_from_stale(
@@ -112,8 +111,7 @@ async def test_a_slow_upstream_is_504(make_proxy: ProxyFactory, aniwatch: Runnin
     aniwatch.state.add_fault(Fault(mode="timeout", delay=2.0))
     async with make_proxy(UPSTREAM_READ_TIMEOUT=0.2) as proxy:
         response = await proxy.get("/api/home")
-    assert response.status_code == 504
-    assert response.json()["code"] == "GATEWAY_TIMEOUT"
+    assert_envelope(response, 504, "GATEWAY_TIMEOUT")
     assert aniwatch.count("/home") == 1
 
 
@@ -136,8 +134,7 @@ async def test_an_upstream_403_is_never_our_403(
 async def test_an_upstream_429_is_honoured(proxy: httpx.AsyncClient, aniwatch: RunningFake) -> None:
     aniwatch.state.add_fault(Fault(mode="429", retry_after=120, times=1))
     first = await proxy.get("/api/home")
-    assert first.status_code == 429
-    assert first.json()["code"] == "RATE_LIMITED"
+    assert_envelope(first, 429, "RATE_LIMITED")
     assert 119 <= int(first.headers["retry-after"]) <= 120
     # Not hammered: while the upstream asked us to wait, nothing more goes there.
     second = await proxy.get("/api/anime/one-piece-100")
@@ -156,8 +153,7 @@ async def test_the_breaker_opens_fails_fast_and_recovers(
             assert (await proxy.get("/api/home")).status_code == 502
         refused = await proxy.get("/api/home")
         # API.md: upstream down is a 502, whether the breaker is open or not yet.
-        assert refused.status_code == 502
-        assert refused.json()["code"] == "BAD_GATEWAY"
+        assert_envelope(refused, 502, "BAD_GATEWAY")
         assert refused.headers["retry-after"] == "1"
         assert aniwatch.count("/home") == 3
         assert (await proxy.get("/api/health")).json()["upstream"] == "down"

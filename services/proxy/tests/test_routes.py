@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 import pytest
 
+from anime_devstack.assertions import assert_envelope
 from anime_fakes import Fault, RunningFake
 
 ProxyFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -128,8 +129,7 @@ async def test_bad_anime_ids_never_reach_the_upstream(
     proxy: httpx.AsyncClient, aniwatch: RunningFake, anime_id: str
 ) -> None:
     response = await proxy.get(f"/api/anime/{anime_id}")
-    assert response.status_code == 404
-    assert response.json()["code"] == "NOT_FOUND"
+    assert_envelope(response, 404, "NOT_FOUND")
     assert sum(aniwatch.state.requests.values()) == 0
 
 
@@ -170,8 +170,7 @@ async def test_upstream_404_and_400_keep_their_status(proxy: httpx.AsyncClient) 
     # aniwatch-api says 400 for an id not ending in a number; such an id names no anime,
     # so the proxy answers the 404 itself without asking (anime_common.HIANIME_ID).
     invalid = await proxy.get("/api/anime/no-number")
-    assert invalid.status_code == 404
-    assert invalid.json()["code"] == "NOT_FOUND"
+    assert_envelope(invalid, 404, "NOT_FOUND")
     assert "x-cache" not in invalid.headers
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from anime_devstack.assertions import assert_envelope
 from anime_fakes import (
     CdnStats,
     FakeState,
@@ -104,12 +105,6 @@ async def arrived(cdn: Cdn, path: str) -> None:
     while cdn.state.count(path) == 0:
         assert time.monotonic() < deadline, f"{path} never reached the CDN"
         await asyncio.sleep(0.01)
-
-
-def assert_envelope(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code
-    assert set(response.json()) == {"code", "message", "details"}
 
 
 def relayed_bytes(kind: str) -> float:

@@ -19,6 +19,7 @@ import pytest
 import uvloop
 
 from anime_common import RateLimitedError, ServiceUnavailableError
+from anime_devstack.assertions import assert_envelope
 from anime_fakes import (
     CdnStats,
     FakeState,
@@ -253,8 +254,7 @@ def test_nothing_is_fetched_for_an_unknown_origin_over_http(
 ) -> None:
     proxy, _, state = cdn_and_proxy
     response = httpx.get(f"{proxy}/m3u8-proxy", params={"url": "http://127.0.0.1:1/x.ts"})
-    assert response.status_code == 404
-    assert response.json()["code"] == "NOT_FOUND"
+    assert_envelope(response, 404, "NOT_FOUND")
     assert state.log == []
 
 
