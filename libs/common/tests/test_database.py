@@ -5,6 +5,7 @@ import socket
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -188,5 +189,40 @@ async def test_a_read_pool_checkout_waits_at_most_the_pool_timeout(empty_databas
             assert time.monotonic() - started < 5
         # The error handlers answer it with 503, as for a database that is down.
         assert is_database_unavailable(raised.value)
+    finally:
+        await reader.close()
+
+
+async def test_a_connection_that_lost_its_protocol_state_is_never_reused(
+    empty_database_url: str,
+) -> None:
+    """What asyncpg raised on a pooled connection after a database restart (issue 19 CI)."""
+    lost = asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 11; another operation (2) is in progress"
+    )
+    assert is_database_unavailable(lost)  # a 503 and a retry, like a dropped connection
+    assert not is_database_unavailable(asyncpg.exceptions.InternalClientError("no codec"))
+    settings = make_settings(DATABASE_URL=empty_database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0)
+    reader = await create_read_pool(settings, application_name="t-reader")
+    used: list[tuple[asyncpg.Connection, int]] = []  # (connection, its backend pid)
+
+    async def fail_inside(error: Exception) -> None:
+        async with reader.acquire() as connection:
+            used.append((connection, await connection.fetchval("SELECT pg_backend_pid()")))
+            raise error
+
+    async def backend_pid() -> int:
+        async with reader.acquire() as connection:
+            return int(await connection.fetchval("SELECT pg_backend_pid()"))
+
+    try:
+        with pytest.raises(asyncpg.exceptions.InternalClientError):
+            await fail_inside(lost)
+        # The pool holds one connection: a new backend means the broken one went.
+        assert await backend_pid() != used[-1][1]
+        # Any other error leaves the connection in the pool.
+        with pytest.raises(ValueError, match="a bug"):
+            await fail_inside(ValueError("a bug"))
+        assert await backend_pid() == used[-1][1]
     finally:
         await reader.close()

@@ -73,12 +73,37 @@ class ReadPool:
         self.pool = pool
         self._acquire_timeout = acquire_timeout
 
-    def acquire(self) -> Any:
-        """`async with reader.acquire() as connection:` (asyncpg's acquire context)."""
-        return self.pool.acquire(timeout=self._acquire_timeout)
+    def acquire(self) -> _Checkout:
+        """`async with reader.acquire() as connection:`; a broken connection is never reused."""
+        return _Checkout(self.pool.acquire(timeout=self._acquire_timeout))
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+class _Checkout:
+    """asyncpg's acquire context, terminating a connection whose protocol lost its way.
+
+    After the server went away in the middle of an operation, asyncpg may hand
+    back a connection that still believes an operation is in progress: its
+    next query fails with `InternalClientError` (seen during database
+    restarts). Released as it is, the pool would hand it out again.
+    """
+
+    __slots__ = ("_connection", "_context")
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._connection: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        self._connection = await self._context.__aenter__()
+        return self._connection
+
+    async def __aexit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
+        if error is not None and is_lost_connection_state(error) and self._connection:
+            self._connection.terminate()
+        await self._context.__aexit__(kind, error, traceback)
 
 
 async def create_read_pool(settings: CommonSettings, *, application_name: str) -> ReadPool:
@@ -168,6 +193,18 @@ _UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+def is_lost_connection_state(exc: BaseException) -> bool:
+    """asyncpg's "another operation is in progress" on a connection the server dropped.
+
+    Seen on a pooled connection after a database restart: the statement was
+    refused before it was sent, and the connection must not be used again.
+    Other `InternalClientError`s (a codec that cannot handle a value) are bugs.
+    """
+    return isinstance(exc, asyncpg.exceptions.InternalClientError) and (
+        "another operation" in str(exc)
+    )
+
+
 # Socket errors of a connection attempt or a dropped connection; a full disk or a
 # missing file is a bug or an outage of something else, not "the database is down".
 _NETWORK_ERRNOS = frozenset(
@@ -198,7 +235,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _UNAVAILABLE_TYPES):
+        if isinstance(current, _UNAVAILABLE_TYPES) or is_lost_connection_state(current):
             return True
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
