@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -14,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
-from anime_common._database import Database, create_engine
+from anime_common._database import Database
 from anime_common._error_handlers import EXCEPTION_HANDLERS
 from anime_common._health import health
 from anime_common._http_client import create_http_client
@@ -24,7 +23,7 @@ from anime_common._middleware import (
     RequestLimitsMiddleware,
     TrailingSlashMiddleware,
 )
-from anime_common._migrations import Migrations, StartupError, migrate, wait_for_database
+from anime_common._migrations import Migrations, open_database
 from anime_common._openapi import openapi_document
 from anime_common._responses import JSONResponse
 from anime_common._revocation import RevocationPoller
@@ -43,19 +42,6 @@ async def _openapi(request: Request) -> Response:
             title=f"anime {state.service_name}", version=state.version, routes=request.app.routes
         )
     return JSONResponse(state.openapi)
-
-
-async def _open_database(settings: CommonSettings, name: str, migrations: Migrations) -> Database:
-    database = Database(create_engine(settings, application_name=name), name=name)
-    try:
-        await wait_for_database(database.engine, within=settings.DB_STARTUP_TIMEOUT)
-        if settings.MIGRATE_ON_STARTUP:
-            await migrate(database.engine, migrations)
-    except StartupError as exc:
-        logger.critical("%s cannot start: %s", name, exc)
-        await database.dispose()
-        raise
-    return database
 
 
 def create_service_app(
@@ -87,7 +73,9 @@ def create_service_app(
     @asynccontextmanager
     async def service_lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.database = (
-            await _open_database(settings, name, migrations) if migrations is not None else None
+            await open_database(settings, name=name, migrations=migrations)
+            if migrations is not None
+            else None
         )
         app.state.http = create_http_client(settings)
         if poller is not None:
@@ -146,8 +134,3 @@ def get_database(request: Request) -> Database:
 def get_http_client(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.http
     return client
-
-
-def get_settings(request: Request) -> Any:
-    """The settings the app was built with (a service's own subclass)."""
-    return request.app.state.settings

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from anime_catalog import ranking, repository
-from anime_catalog.importer import AnimeImporter
+from anime_catalog.proxy_client import AnimeImporter
 from anime_catalog.schemas import AnimeIn, AnimeListQuery, SearchQuery
 from anime_catalog.search_text import search_key
 from anime_common import (
@@ -31,6 +31,7 @@ from anime_common import (
     NotFoundError,
     ReadPool,
     ServiceUnavailableError,
+    iter_causes,
     parse_path_id,
 )
 
@@ -304,12 +305,10 @@ async def _split_words(
 
 def _timed_out(exc: BaseException) -> bool:
     """Whether the search ran out of SEARCH_TIMEOUT, or the server cancelled a statement."""
-    current: BaseException | None = exc
-    while current is not None:
-        if isinstance(current, TimeoutError | asyncpg.exceptions.QueryCanceledError):
-            return True
-        current = getattr(current, "orig", None) or current.__cause__
-    return False
+    return any(
+        isinstance(current, TimeoutError | asyncpg.exceptions.QueryCanceledError)
+        for current in iter_causes(exc)
+    )
 
 
 async def anime_by_ids(*, state: CatalogState, ids: Sequence[uuid.UUID]) -> list[Row]:

@@ -6,8 +6,8 @@ import uuid
 
 from starlette.requests import Request
 
-from anime_common import current_principal
-from anime_library.service import LibraryState, user_id_of
+from anime_common import current_principal, principal_user_id
+from anime_library.service import LibraryState
 from anime_library.settings import LibrarySettings
 
 # Reads need a valid token; every write needs this permission (API.md, Library).
@@ -26,4 +26,7 @@ def library_settings(request: Request) -> LibrarySettings:
 
 def user_of(request: Request) -> uuid.UUID:
     """The caller's user id (a route wrapped by `requires`)."""
-    return user_id_of(current_principal(request).subject)
+    # A library belongs to a user account; service tokens have none.
+    return principal_user_id(
+        current_principal(request), refusal="Only user accounts have a library"
+    )

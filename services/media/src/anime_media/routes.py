@@ -12,12 +12,12 @@ from starlette.routing import BaseRoute, Route
 
 from anime_common import (
     JSONResponse,
-    PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
     ServiceUnavailableError,
     current_principal,
     document,
     get_database,
     get_http_client,
+    principal_user_id,
     requires,
 )
 from anime_media import service
@@ -40,10 +40,9 @@ def _kit(request: Request) -> MediaKit:
 
 
 def _user_id(request: Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(current_principal(request).subject)
-    except ValueError:
-        raise PermissionError("Only user accounts have an avatar") from None
+    return principal_user_id(
+        current_principal(request), refusal="Only user accounts have an avatar"
+    )
 
 
 def _auth(request: Request, kit: MediaKit) -> AuthClient:
