@@ -11,12 +11,12 @@ from anime_common import (
     AuthError,
     ConflictError,
     NotFoundError,
-    PermissionError,  # noqa: A004
     RateLimitedError,
     ServiceUnavailableError,
     ValidationError,
     resolve_error_code,
 )
+from anime_common import PermissionError as PermissionDenied
 from anime_devstack.asgi import serve_asgi
 from anime_devstack.assertions import assert_envelope
 
@@ -63,7 +63,7 @@ def test_other_statuses_are_unknown_errors(status: int) -> None:
     [
         (ValidationError("bad"), 422),
         (AuthError(), 401),
-        (PermissionError(), 403),
+        (PermissionDenied(), 403),
         (NotFoundError("Anime not found"), 404),
         (ConflictError(), 409),
         (RateLimitedError(retry_after=3), 429),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from anime_catalog.app import MIGRATIONS, create_app
 from anime_catalog.cli import seed_demo
-from anime_catalog.importer import AnimeImporter
+from anime_catalog.proxy_client import AnimeImporter
 from anime_catalog.settings import CatalogSettings
 from anime_common import Migrations, TokenVerifier, load_settings
 from anime_devstack.asgi import serve_asgi

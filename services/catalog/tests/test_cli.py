@@ -10,7 +10,7 @@ import pytest
 
 from anime_catalog import cli
 from anime_catalog.app import create_app
-from anime_catalog.importer import ProxyImporter
+from anime_catalog.proxy_client import ProxyImporter
 from anime_catalog.settings import CatalogSettings
 from anime_catalog.state import CatalogState
 from anime_common import load_settings, service_state

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from anime_catalog.importer import ProxyImporter
+from anime_catalog.proxy_client import ProxyImporter
 from anime_catalog.schemas import AnimeIn
 from anime_catalog.state import KeyedLocks
 from anime_common import TokenVerifier
@@ -265,9 +265,9 @@ async def test_proxy_importer_contract() -> None:
     assert await importer.fetch_hianime("unknown-1") is None
     for hianime_id, status in (
         ("broken-1", 502),
-        ("down-1", 502),
+        ("down-1", 503),
         ("slow-1", 504),
-        ("gone-1", 502),
+        ("gone-1", 503),
     ):
         with pytest.raises(Exception) as raised:  # noqa: PT011 - the status is what matters
             await importer.fetch_hianime(hianime_id)

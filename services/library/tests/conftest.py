@@ -18,9 +18,9 @@ from anime_catalog.app import create_app as create_catalog_app
 from anime_catalog.schemas import AnimeIn
 from anime_catalog.settings import CatalogSettings
 from anime_common import (
-    BadGatewayError,
     Database,
     Migrations,
+    PeerUnavailableError,
     TokenVerifier,
     create_engine,
     load_settings,
@@ -82,7 +82,7 @@ class ImportFromList:
     async def fetch_hianime(self, hianime_id: str) -> AnimeIn | None:
         self.asked.append(hianime_id)
         if hianime_id == BROKEN_HIANIME_ID:
-            raise BadGatewayError("The anime source cannot be reached")
+            raise PeerUnavailableError("anime source (HiAnime)")  # what ProxyImporter raises
         document = self._documents.get(hianime_id)
         return AnimeIn.model_validate(document) if document is not None else None
 

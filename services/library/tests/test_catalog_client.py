@@ -218,7 +218,7 @@ async def test_a_busy_entry_is_reloaded_in_the_background_before_it_expires() ->
     key = ("anime", anime_id)
 
     async def reloads_done() -> None:
-        await asyncio.gather(*client._inflight.values(), return_exceptions=True)
+        await asyncio.gather(*client._flights._calls.values(), return_exceptions=True)
         await asyncio.sleep(0)  # their done callbacks
 
     try:
@@ -244,9 +244,9 @@ async def test_a_busy_entry_is_reloaded_in_the_background_before_it_expires() ->
         release.clear()
         await client.resolve(str(anime_id))
         await asyncio.sleep(0.01)
-        assert client._inflight
+        assert len(client._flights) == 1
         await client.aclose()
-        assert not client._inflight
+        assert len(client._flights) == 0
         client.cache.clear()
         release.set()
         with pytest.raises(ServiceUnavailableError):  # a miss still loads in the foreground

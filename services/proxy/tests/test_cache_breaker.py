@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
 from anime_proxy.breaker import BreakerState, CircuitBreaker
-from anime_proxy.cache import ResponseCache, SingleFlight
+from anime_proxy.cache import ResponseCache
 from anime_proxy.upstream import is_success_envelope, parse_retry_after
 
 
@@ -71,42 +67,6 @@ def test_bytes_are_bounded_too() -> None:
     assert cache.get_stale("zero") is None
     cache.clear()
     assert (len(cache), cache.size_bytes) == (0, 0)
-
-
-@pytest.mark.anyio
-async def test_single_flight_shares_one_outcome_and_forgets_it() -> None:
-    flights: SingleFlight[int] = SingleFlight()
-    calls = 0
-
-    async def work() -> int:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.01)
-        if calls == 1:
-            raise RuntimeError("boom")
-        return calls
-
-    results = await asyncio.gather(
-        *(flights.run("k", work) for _ in range(10)), return_exceptions=True
-    )
-    assert all(isinstance(result, RuntimeError) for result in results)
-    assert await flights.run("k", work) == 2
-    assert len(flights) == 0
-
-
-@pytest.mark.anyio
-async def test_a_caller_going_away_does_not_cancel_the_shared_work() -> None:
-    flights: SingleFlight[str] = SingleFlight()
-
-    async def work() -> str:
-        await asyncio.sleep(0.05)
-        return "done"
-
-    impatient = asyncio.create_task(flights.run("k", work))
-    patient = asyncio.create_task(flights.run("k", work))
-    await asyncio.sleep(0.01)
-    impatient.cancel()
-    assert await patient == "done"
 
 
 def test_breaker_states() -> None:

@@ -1,5 +1,5 @@
 """Catalog episode UUIDs and the AniList import, with the AniList fake and a small fake
-catalog that serves the catalog's internal contract (see `anime_proxy.catalog`)."""
+catalog that serves the catalog's internal contract (see `anime_proxy.catalog_client`)."""
 
 from __future__ import annotations
 
@@ -183,12 +183,14 @@ async def test_without_a_catalog_a_uuid_is_503(make_proxy: ProxyFactory) -> None
     assert response.status_code == 503
 
 
-async def test_a_catalog_that_is_down_is_502(make_proxy: ProxyFactory) -> None:
+async def test_a_catalog_that_is_down_is_503_naming_it(make_proxy: ProxyFactory) -> None:
     async with make_proxy(CATALOG_SERVICE_URL="http://127.0.0.1:9") as client:
         response = await client.get(
             "/api/episode/servers", params={"animeEpisodeId": str(KNOWN_EPISODE)}
         )
-    assert response.status_code == 502
+    assert response.status_code == 503
+    assert response.json()["message"] == "The catalog is unavailable"
+    assert response.headers["Retry-After"] == "5"
 
 
 # --- the AniList import ----------------------------------------------------------------

@@ -2,13 +2,11 @@
 
 from anime_common._app import ServiceLifespan, create_service_app
 from anime_common._caching import (
-    DEFAULT_CACHE_CONTROL,
     conditional_response,
-    etag_for,
     etag_matches,
 )
+from anime_common._causes import iter_causes
 from anime_common._database import (
-    NAMING_CONVENTION,
     Database,
     ReadPool,
     create_engine,
@@ -20,8 +18,8 @@ from anime_common._errors import (
     AppError,
     AuthError,
     BadGatewayError,
+    BadRequestError,
     ConflictError,
-    ErrorBody,
     FieldError,
     GatewayTimeoutError,
     InternalError,
@@ -42,11 +40,12 @@ from anime_common._migrations import (
     Migrations,
     StartupError,
     migrate,
+    open_database,
     run_alembic,
     run_env,
     wait_for_database,
 )
-from anime_common._openapi import Operation, document, openapi_document
+from anime_common._openapi import document, openapi_document
 from anime_common._parsing import (
     HIANIME_ID,
     PageParams,
@@ -56,21 +55,26 @@ from anime_common._parsing import (
     parse_query,
     validate,
 )
-from anime_common._request_id import REQUEST_ID_HEADER, current_request_id
+from anime_common._request_id import REQUEST_ID_HEADER
 from anime_common._responses import JSONResponse, dumps, list_response
 from anime_common._revocation import RevocationPoller
 from anime_common._security import (
     INTERNAL_PERMISSION,
     Principal,
-    RevocationCheck,
     TokenVerifier,
     authenticate,
-    bearer_token,
     current_principal,
     key_id,
+    principal_user_id,
     requires,
 )
 from anime_common._serve import run_service
+from anime_common._service_client import (
+    PeerAnswerError,
+    PeerTimeoutError,
+    PeerUnavailableError,
+    ServiceClient,
+)
 from anime_common._settings import (
     CommonSettings,
     DatabaseSettings,
@@ -79,49 +83,50 @@ from anime_common._settings import (
     normalize_origin,
     split_list_setting,
 )
+from anime_common._single_flight import SingleFlight
 from anime_common._state import AppContext, app_context, service_state
 
 __all__ = [
-    "DEFAULT_CACHE_CONTROL",
     "HIANIME_ID",
     "INTERNAL_PERMISSION",
     "METRICS_PATH",
-    "NAMING_CONVENTION",
     "REQUEST_ID_HEADER",
     "AppContext",
     "AppError",
     "AuthError",
     "BadGatewayError",
+    "BadRequestError",
     "CommonSettings",
     "ConflictError",
     "Database",
     "DatabaseSettings",
-    "ErrorBody",
     "FieldError",
     "GatewayTimeoutError",
     "InternalError",
     "JSONResponse",
     "Migrations",
     "NotFoundError",
-    "Operation",
     "PageParams",
     "PayloadTooLargeError",
+    "PeerAnswerError",
+    "PeerTimeoutError",
+    "PeerUnavailableError",
     "PermissionError",
     "Principal",
     "RateLimitedError",
     "ReadPool",
-    "RevocationCheck",
     "RevocationPoller",
+    "ServiceClient",
     "ServiceLifespan",
     "ServiceUnavailableError",
     "SettingsError",
+    "SingleFlight",
     "StartupError",
     "TokenVerifier",
     "UnsupportedMediaTypeError",
     "ValidationError",
     "app_context",
     "authenticate",
-    "bearer_token",
     "conditional_response",
     "configure_logging",
     "create_engine",
@@ -129,23 +134,24 @@ __all__ = [
     "create_read_pool",
     "create_service_app",
     "current_principal",
-    "current_request_id",
     "document",
     "dumps",
     "error_body",
-    "etag_for",
     "etag_matches",
     "is_database_unavailable",
+    "iter_causes",
     "key_id",
     "list_response",
     "load_settings",
     "migrate",
     "normalize_origin",
+    "open_database",
     "openapi_document",
     "parse_body",
     "parse_json",
     "parse_path_id",
     "parse_query",
+    "principal_user_id",
     "requires",
     "resolve_error_code",
     "run_alembic",

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
-from anime_common._database import Database, create_engine
 from anime_common._error_handlers import EXCEPTION_HANDLERS
 from anime_common._health import health
 from anime_common._http_client import create_http_client
@@ -22,7 +21,7 @@ from anime_common._middleware import (
     RequestLimitsMiddleware,
     TrailingSlashMiddleware,
 )
-from anime_common._migrations import Migrations, StartupError, migrate, wait_for_database
+from anime_common._migrations import Migrations, open_database
 from anime_common._openapi import openapi_document
 from anime_common._responses import JSONResponse
 from anime_common._revocation import RevocationPoller
@@ -43,19 +42,6 @@ async def _openapi(request: Request) -> Response:
             title=f"anime {context.name}", version=context.version, routes=request.app.routes
         )
     return JSONResponse(context.openapi)
-
-
-async def _open_database(settings: CommonSettings, name: str, migrations: Migrations) -> Database:
-    database = Database(create_engine(settings, application_name=name), name=name)
-    try:
-        await wait_for_database(database.engine, within=settings.DB_STARTUP_TIMEOUT)
-        if settings.MIGRATE_ON_STARTUP:
-            await migrate(database.engine, migrations)
-    except StartupError as exc:
-        logger.critical("%s cannot start: %s", name, exc)
-        await database.dispose()
-        raise
-    return database
 
 
 def create_service_app(
@@ -91,7 +77,9 @@ def create_service_app(
     @asynccontextmanager
     async def service_lifespan(app: Starlette) -> AsyncIterator[None]:
         if migrations is not None:
-            context.database_or_none = await _open_database(settings, name, migrations)
+            context.database_or_none = await open_database(
+                settings, name=name, migrations=migrations
+            )
         http = context.http_or_none = create_http_client(settings)
         if poller is not None:
             poller.start(http)

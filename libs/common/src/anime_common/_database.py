@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from anime_common._causes import iter_causes
 from anime_common._metrics import PoolUsage, track_pool
 from anime_common._settings import CommonSettings
 
@@ -231,19 +232,10 @@ def _is_network_error(error: OSError) -> bool:
 
 def is_database_unavailable(exc: BaseException) -> bool:
     """Whether an exception (or anything it wraps) means the database cannot be reached."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, _UNAVAILABLE_TYPES) or is_lost_connection_state(current):
-            return True
-        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, OSError) and _is_network_error(current):
-            return True
-        orig = getattr(current, "orig", None)
-        if isinstance(orig, BaseException) and id(orig) not in seen:
-            current = orig
-            continue
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        isinstance(current, _UNAVAILABLE_TYPES)
+        or is_lost_connection_state(current)
+        or (isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated)
+        or (isinstance(current, OSError) and _is_network_error(current))
+        for current in iter_causes(exc)
+    )

@@ -79,21 +79,21 @@ class AppError(Exception):
         return {"code": self.code, "message": self.message, "details": self.details}
 
 
+class BadRequestError(AppError):
+    """The request cannot even be read (a body that is not JSON, a broken multipart)."""
+
+    status_code = 400
+
+
 class ValidationError(AppError):
-    """The input is invalid; `details` lists the offending fields."""
+    """The input was read but is invalid; `details` lists the offending fields."""
 
     status_code = 422
 
     def __init__(
-        self,
-        message: str | None = None,
-        *,
-        fields: Sequence[FieldError] | None = None,
-        status_code: int = 422,
+        self, message: str | None = None, *, fields: Sequence[FieldError] | None = None
     ) -> None:
         super().__init__(message, details=list(fields) if fields is not None else None)
-        # 400 for a body that is not even parseable, 422 for field errors.
-        self.status_code = status_code  # type: ignore[misc]
 
     @classmethod
     def for_field(cls, field: str, message: str) -> ValidationError:

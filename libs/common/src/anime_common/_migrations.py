@@ -13,8 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, make_url, pool, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from anime_common._database import is_database_unavailable
-from anime_common._settings import DatabaseSettings, load_settings
+from anime_common._database import Database, create_engine, is_database_unavailable
+from anime_common._settings import CommonSettings, DatabaseSettings, load_settings
 
 logger = logging.getLogger("anime_common.migrations")
 
@@ -140,3 +140,20 @@ def _run(connection: Connection, target_metadata: MetaData, schema: str) -> None
         # The version table lives in the schema, so the schema must exist before it.
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         context.run_migrations()
+
+
+async def open_database(
+    settings: CommonSettings, *, name: str, migrations: Migrations, migrate_now: bool | None = None
+) -> Database:
+    """A service's `Database` once PostgreSQL answers, migrated when `migrate_now` (by default
+    `MIGRATE_ON_STARTUP`); for the lifespan and for CLIs alike. `StartupError` when it cannot."""
+    database = Database(create_engine(settings, application_name=name), name=name)
+    try:
+        await wait_for_database(database.engine, within=settings.DB_STARTUP_TIMEOUT)
+        if settings.MIGRATE_ON_STARTUP if migrate_now is None else migrate_now:
+            await migrate(database.engine, migrations)
+    except StartupError as exc:
+        logger.critical("%s cannot start: %s", name, exc)
+        await database.dispose()
+        raise
+    return database

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 
-from anime_common._errors import FieldError, NotFoundError, ValidationError
+from anime_common._errors import BadRequestError, FieldError, NotFoundError, ValidationError
 
 # A HiAnime (aniwatch-api) anime id, e.g. `one-piece-100`: a slug ending in its number,
 # the only shape aniwatch-api answers for. API.md accepts one wherever an `anime_id`
@@ -84,11 +84,11 @@ async def parse_json(request: Request) -> Any:
     """The request body as JSON; a body that is not JSON is a 400."""
     raw = await request.body()
     if not raw.strip():
-        raise ValidationError("Request body must be a JSON document", status_code=400)
+        raise BadRequestError("Request body must be a JSON document")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ValidationError("Malformed JSON body", status_code=400) from None
+        raise BadRequestError("Malformed JSON body") from None
 
 
 async def parse_body(request: Request, model: type[ModelT]) -> ModelT:

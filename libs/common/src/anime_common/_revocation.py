@@ -16,8 +16,10 @@ from datetime import datetime
 
 import httpx
 
+from anime_common._errors import AppError
 from anime_common._logging import routine_logs
 from anime_common._security import Principal, TokenVerifier
+from anime_common._service_client import ServiceClient
 
 logger = logging.getLogger("anime_common.revocation")
 
@@ -39,6 +41,7 @@ class RevocationPoller:
         service: str,
         interval: float = 2.0,
     ) -> None:
+        self._auth_url = auth_url
         self._url = auth_url.rstrip("/") + REVOCATIONS_PATH
         self._verifier = verifier
         self._service = service
@@ -60,18 +63,28 @@ class RevocationPoller:
     async def poll(self, client: httpx.AsyncClient) -> bool:
         """Fetch what was revoked since the last answer; False (and the old set) on failure."""
         params = {"since": self._cursor} if self._cursor else {}
-        headers = {"Authorization": f"Bearer {self._verifier.issue_service_token(self._service)}"}
+        auth = ServiceClient(
+            http=client,
+            base_url=self._auth_url,
+            service="account service",
+            caller=self._service,
+            verifier=self._verifier,
+            # The next poll is the retry, a few seconds away; failing is logged once, below.
+            retries=0,
+            log_failures=False,
+        )
         try:
             with routine_logs():
-                response = await client.get(self._url, params=params, headers=headers)
-            response.raise_for_status()
+                response = await auth.get(REVOCATIONS_PATH, params=params)
+            if response.status_code != 200:
+                raise auth.unexpected(response)
             body = response.json()
             entries = [
                 (str(item["session_id"]), datetime.fromisoformat(item["expires_at"]).timestamp())
                 for item in body["revocations"]
             ]
             cursor = str(body["cursor"])
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        except (AppError, ValueError, KeyError, TypeError) as exc:
             # One warning when polling starts failing, not one every interval while auth is down.
             log = logger.debug if self._failing else logger.warning
             log(

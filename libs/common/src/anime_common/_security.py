@@ -16,7 +16,8 @@ import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
-from anime_common._errors import AuthError, PermissionError  # noqa: A004
+from anime_common._errors import AuthError
+from anime_common._errors import PermissionError as PermissionDenied
 from anime_common._settings import CommonSettings
 from anime_common._state import app_context
 
@@ -285,6 +286,16 @@ async def authenticate(request: Request, *, service: bool = False) -> Principal:
     return principal
 
 
+def principal_user_id(
+    principal: Principal, *, refusal: str = "Only user accounts can do this"
+) -> uuid.UUID:
+    """The user account a token speaks for; 403 `refusal` for a service token."""
+    try:
+        return uuid.UUID(principal.subject)
+    except ValueError:
+        raise PermissionDenied(refusal) from None
+
+
 def current_principal(request: Request) -> Principal:
     """The principal of a route wrapped by `requires`."""
     principal: Principal = request.state.principal
@@ -301,7 +312,7 @@ def requires(*permissions: str) -> Callable[[Endpoint], Endpoint]:
         async def wrapper(request: Request) -> Response:
             principal = await authenticate(request, service=internal)
             if not needed <= principal.permissions:
-                raise PermissionError()
+                raise PermissionDenied()
             return await endpoint(request)
 
         wrapper.__dict__["required_permissions"] = needed

@@ -16,14 +16,11 @@ from anime_auth.schemas import CreateUserRequest
 from anime_auth.settings import AuthSettings
 from anime_common import (
     AppError,
-    Database,
     SettingsError,
     StartupError,
-    create_engine,
     load_settings,
-    migrate,
+    open_database,
     validate,
-    wait_for_database,
 )
 
 PASSWORD_ENV = "ANIME_AUTH_PASSWORD"  # noqa: S105 - a variable name
@@ -46,10 +43,10 @@ def _parser() -> argparse.ArgumentParser:
 
 async def create_user(*, settings: AuthSettings, data: CreateUserRequest) -> str:
     """Migrate if needed, then create the account; the new user's id."""
-    database = Database(create_engine(settings, application_name="auth-cli"))
+    database = await open_database(
+        settings, name="auth-cli", migrations=MIGRATIONS, migrate_now=True
+    )
     try:
-        await wait_for_database(database.engine, within=settings.DB_STARTUP_TIMEOUT)
-        await migrate(database.engine, MIGRATIONS)
         password_hash = await PasswordHasher(settings).hash(data.password)
         async with database.transaction() as session:
             user = await service.create_user_as_admin(

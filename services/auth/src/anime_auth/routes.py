@@ -31,7 +31,6 @@ from anime_common import (
     AuthError,
     JSONResponse,
     PageParams,
-    PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
     Principal,
     authenticate,
     current_principal,
@@ -41,6 +40,7 @@ from anime_common import (
     parse_json,
     parse_path_id,
     parse_query,
+    principal_user_id,
     requires,
     validate,
 )
@@ -60,10 +60,7 @@ def _client(request: Request) -> Client:
 
 
 def _user_id(principal: Principal) -> uuid.UUID:
-    try:
-        return uuid.UUID(principal.subject)
-    except ValueError:
-        raise PermissionError("Only user accounts have sessions") from None
+    return principal_user_id(principal, refusal="Only user accounts have sessions")
 
 
 def _session_id(principal: Principal) -> uuid.UUID | None:

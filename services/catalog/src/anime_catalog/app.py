@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from anime_catalog.importer import AnimeImporter, ProxyImporter
+from anime_catalog.proxy_client import AnimeImporter, ProxyImporter
 from anime_catalog.routes import routes
 from anime_catalog.settings import CatalogSettings
 from anime_catalog.state import CatalogState

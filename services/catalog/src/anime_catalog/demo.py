@@ -16,11 +16,12 @@ import json
 import random
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from anime_catalog.repository import SyntheticBatch
 from anime_catalog.schemas import AnimeIn, EpisodeIn, ReleaseIn
+from anime_catalog.service import search_titles
 
 
 def _release(hianime_id: str, raw: dict[str, Any], first_episode: int) -> ReleaseIn:
@@ -226,27 +227,6 @@ STATUSES = ("released", "released", "released", "ongoing", "announced")
 SEASONS = ("winter", "spring", "summer", "fall")
 
 
-@dataclass
-class SyntheticBatch:
-    """Rows ready for bulk copy, ids assigned here."""
-
-    anime: list[tuple[Any, ...]] = field(default_factory=list)
-    titles: list[tuple[Any, ...]] = field(default_factory=list)
-    releases: list[tuple[Any, ...]] = field(default_factory=list)
-    episodes: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-ANIME_COPY_COLUMNS = (
-    "id", "slug", "title", "title_original", "title_en", "title_native", "synonyms", "kind",
-    "status", "year", "season", "genres", "episodes_total", "score", "anilist_id", "hianime_id",
-    "created_at", "updated_at",
-)  # fmt: skip
-TITLE_COPY_COLUMNS = ("anime_id", "source", "key", "score")
-RELEASE_COPY_COLUMNS = ("id", "anime_id", "title", "kind", "season_number", "year", "status",
-                        "episodes_total", "created_at")  # fmt: skip
-EPISODE_COPY_COLUMNS = ("release_id", "number", "duration_seconds", "hianime_episode_id")
-
-
 def _romaji_word(rng: random.Random) -> str:
     return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
 
@@ -286,8 +266,6 @@ def synthetic_batches(
     *, titles: int, seed: int = 1, batch_size: int = 2000, offset: int = 0
 ) -> Iterator[SyntheticBatch]:
     """`titles` fake anime in batches; ids and slugs are unique from `offset` on."""
-    from anime_catalog.search_text import search_key
-
     rng = random.Random(seed)
     start = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
     batch = SyntheticBatch()
@@ -315,14 +293,15 @@ def synthetic_batches(
             status, year, season, genres, episodes, score,
             10_000_000 + index, slug, created, created,
         ))  # fmt: skip
-        seen: set[str] = set()
-        named = [("title", russian), ("title_en", english), ("title_original", romaji),
-                 ("title_native", native), *(("synonym", name) for name in synonyms)]  # fmt: skip
-        for source, name in named:
-            key = search_key(name) if name else ""
-            if key and key not in seen:
-                seen.add(key)
-                batch.titles.append((anime_id, source, key, score))
+        # The search rows the service itself writes for these names.
+        names = {
+            "title": russian or english,
+            "title_original": romaji,
+            "title_en": english,
+            "title_native": native,
+            "synonyms": synonyms,
+        }
+        batch.titles.extend((anime_id, source, key, score) for source, key in search_titles(names))
         release_id = uuid.UUID(int=rng.getrandbits(128), version=4)
         batch.releases.append(
             (release_id, anime_id, english, kind, 1, year, "released", episodes, created)

@@ -50,16 +50,24 @@ async def upsert_anime(request: Request) -> Response:
     return JSONResponse(row, status_code=201 if created else 200)
 
 
-@document("Many anime by id at once; unknown ids are left out", body=IdsIn,
-          response=list[AnimeOut], tags=TAGS)  # fmt: skip
+@document(
+    "Many anime by id at once; unknown ids are left out",
+    body=IdsIn,
+    response=list[AnimeOut],
+    tags=TAGS,
+)
 @requires(INTERNAL_PERMISSION)
 async def anime_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
     return JSONResponse(await service.anime_by_ids(state=get_state(request), ids=body.ids))
 
 
-@document("Anime by AniList or MyAnimeList id; ids the catalog lacks are left out",
-          body=ExternalIdsIn, response=list[AnimeOut], tags=TAGS)  # fmt: skip
+@document(
+    "Anime by AniList or MyAnimeList id; ids the catalog lacks are left out",
+    body=ExternalIdsIn,
+    response=list[AnimeOut],
+    tags=TAGS,
+)
 @requires(INTERNAL_PERMISSION)
 async def anime_by_external_ids(request: Request) -> Response:
     body = await parse_body(request, ExternalIdsIn)
@@ -72,16 +80,24 @@ async def anime_by_external_ids(request: Request) -> Response:
     )
 
 
-@document("Many episodes by id at once, with their anime_id; unknown ids are left out",
-          body=IdsIn, response=list[EpisodeLookupOut], tags=TAGS)  # fmt: skip
+@document(
+    "Many episodes by id at once, with their anime_id; unknown ids are left out",
+    body=IdsIn,
+    response=list[EpisodeLookupOut],
+    tags=TAGS,
+)
 @requires(INTERNAL_PERMISSION)
 async def episode_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
     return JSONResponse(await service.episodes_by_ids(state=get_state(request), ids=body.ids))
 
 
-@document("The HiAnime episode id of a catalog episode", response=HianimeEpisodeOut,
-          errors=[404], tags=TAGS)  # fmt: skip
+@document(
+    "The HiAnime episode id of a catalog episode",
+    response=HianimeEpisodeOut,
+    errors=[404],
+    tags=TAGS,
+)
 @requires(INTERNAL_PERMISSION)
 async def hianime_episode(request: Request) -> Response:
     raw_id = request.path_params["id"]
@@ -89,8 +105,12 @@ async def hianime_episode(request: Request) -> Response:
     return JSONResponse({"episode_id": uuid.UUID(raw_id), "hianime_episode_id": value})
 
 
-@document("The anime of a HiAnime id, imported through the proxy when unknown",
-          response=AnimeOut, errors=[404, 502, 504], tags=TAGS)  # fmt: skip
+@document(
+    "The anime of a HiAnime id, imported through the proxy when unknown",
+    response=AnimeOut,
+    errors=[404, 502, 503, 504],
+    tags=TAGS,
+)
 @requires(INTERNAL_PERMISSION)
 async def resolve_hianime(request: Request) -> Response:
     hianime_id = request.path_params["hianime_id"]

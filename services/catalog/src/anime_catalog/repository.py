@@ -11,7 +11,7 @@ import decimal
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -21,13 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
 from anime_catalog import ranking
-from anime_catalog.demo import (
-    ANIME_COPY_COLUMNS,
-    EPISODE_COPY_COLUMNS,
-    RELEASE_COPY_COLUMNS,
-    TITLE_COPY_COLUMNS,
-    SyntheticBatch,
-)
 from anime_catalog.models import Anime, AnimeTitle, Episode, Release
 
 Row = dict[str, Any]
@@ -514,6 +507,52 @@ async def synthetic_count(*, connection: AsyncConnection) -> int:
         text("SELECT count(*) FROM catalog.anime WHERE slug LIKE 'synthetic-%'")
     )
     return int(result.scalar_one())
+
+
+@dataclass
+class SyntheticBatch:
+    """Rows ready for bulk copy (see `demo.synthetic_batches`), ids assigned by the generator."""
+
+    anime: list[tuple[Any, ...]] = field(default_factory=list)
+    titles: list[tuple[Any, ...]] = field(default_factory=list)
+    releases: list[tuple[Any, ...]] = field(default_factory=list)
+    episodes: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+# Column names, in the order of SyntheticBatch's tuples.
+ANIME_COPY_COLUMNS = (
+    "id",
+    "slug",
+    "title",
+    "title_original",
+    "title_en",
+    "title_native",
+    "synonyms",
+    "kind",
+    "status",
+    "year",
+    "season",
+    "genres",
+    "episodes_total",
+    "score",
+    "anilist_id",
+    "hianime_id",
+    "created_at",
+    "updated_at",
+)
+TITLE_COPY_COLUMNS = ("anime_id", "source", "key", "score")
+RELEASE_COPY_COLUMNS = (
+    "id",
+    "anime_id",
+    "title",
+    "kind",
+    "season_number",
+    "year",
+    "status",
+    "episodes_total",
+    "created_at",
+)
+EPISODE_COPY_COLUMNS = ("release_id", "number", "duration_seconds", "hianime_episode_id")
 
 
 async def copy_synthetic(*, connection: AsyncConnection, batch: SyntheticBatch) -> None:

@@ -48,8 +48,12 @@ async def get_anime(request: Request) -> Response:
     return conditional_response(request, JSONResponse(row))
 
 
-@document("Releases, of one anime when `anime_id` is given", query=ReleaseListQuery,
-          response=list[ReleaseOut], tags=TAGS)  # fmt: skip
+@document(
+    "Releases, of one anime when `anime_id` is given",
+    query=ReleaseListQuery,
+    response=list[ReleaseOut],
+    tags=TAGS,
+)
 async def list_releases(request: Request) -> Response:
     query = parse_query(request, ReleaseListQuery)
     rows, total = await service.list_releases(

@@ -25,6 +25,7 @@ from anime_common import (
     ConflictError,
     NotFoundError,
     ServiceUnavailableError,
+    iter_causes,
     parse_path_id,
 )
 
@@ -224,12 +225,10 @@ async def _split_words(
 
 def _timed_out(exc: BaseException) -> bool:
     """Whether the search ran out of SEARCH_TIMEOUT, or the server cancelled a statement."""
-    current: BaseException | None = exc
-    while current is not None:
-        if isinstance(current, TimeoutError | asyncpg.exceptions.QueryCanceledError):
-            return True
-        current = getattr(current, "orig", None) or current.__cause__
-    return False
+    return any(
+        isinstance(current, TimeoutError | asyncpg.exceptions.QueryCanceledError)
+        for current in iter_causes(exc)
+    )
 
 
 async def anime_by_ids(*, state: CatalogState, ids: Sequence[uuid.UUID]) -> list[Row]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from anime_catalog.importer import AnimeImporter
+from anime_catalog.proxy_client import AnimeImporter
 from anime_common import Database, ReadPool, service_state
 
 

@@ -21,14 +21,14 @@ it is still served, once, so a busy entry never expires under its callers: witho
 that, every entry warmed at the same moment expired at the same moment, and
 requests queued behind a burst of catalog calls (p99 in the hundreds of ms).
 The reload moments are spread at random; an entry is never served past `ttl`.
-A catalog that cannot be reached or answers 5xx is our 503, so nothing is
+Failures are `ServiceClient`'s: a catalog that cannot be reached or answers
+5xx is our 503 (naming the anime source when the catalog says that is what it
+could not reach), one that does not answer in time our 504; nothing is
 enqueued on a guess.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 import random
 import time
@@ -41,13 +41,16 @@ from urllib.parse import quote
 
 import httpx
 
-from anime_common import HIANIME_ID, NotFoundError, ServiceUnavailableError, TokenVerifier
-
-logger = logging.getLogger("anime_library.catalog")
+from anime_common import (
+    HIANIME_ID,
+    NotFoundError,
+    PeerUnavailableError,
+    ServiceClient,
+    SingleFlight,
+    TokenVerifier,
+)
 
 _BATCH_LIMIT = 500  # the catalog's MAX_BATCH_IDS
-_TOKEN_LIFETIME = 300
-_TOKEN_REUSE = 240  # re-sign a minute before the catalog would refuse it
 _EPISODE_PAGE = 100  # the catalog's largest page
 # An entry becomes due for its background reload between these shares of its life.
 _REFRESH_FROM, _REFRESH_TO = 0.7, 0.9
@@ -136,12 +139,11 @@ class CatalogClient:
         ttl: float = 30.0,
         max_entries: int = 10_000,
     ) -> None:
-        self._http = http
-        self._base_url = base_url.rstrip("/")
-        self._verifier = verifier
+        self._catalog = ServiceClient(
+            http=http, base_url=base_url, service="catalog", caller="library", verifier=verifier
+        )
         self.cache = TTLCache(ttl=ttl, max_entries=max_entries)
-        self._token: tuple[float, str] | None = None
-        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._flights: SingleFlight[Any] = SingleFlight()
 
     # --- anime -----------------------------------------------------------------------
 
@@ -199,8 +201,12 @@ class CatalogClient:
         found: dict[uuid.UUID, AnimeInfo] = {}
         for start in range(0, len(ids), _BATCH_LIMIT):
             chunk = ids[start : start + _BATCH_LIMIT]
+            # A lookup, safe to send twice.
             response = await self._call(
-                "POST", "/internal/anime/batch", json={"ids": [str(item) for item in chunk]}
+                "POST",
+                "/internal/anime/batch",
+                json={"ids": [str(item) for item in chunk]},
+                idempotent=True,
             )
             for row in response.json():
                 info = AnimeInfo.from_catalog(row)
@@ -265,55 +271,19 @@ class CatalogClient:
         """
         cached, value = (False, None) if fresh else self.cache.get(key)
         if cached:
-            if key not in self._inflight and self.cache.claim_refresh(key):
-                self._load(key, load)  # refresh ahead: nobody waits for it
+            if key not in self._flights and self.cache.claim_refresh(key):
+                self._flights.start(key, load)  # refresh ahead: nobody waits for it
             return value
-        pending = self._inflight.get(key) or self._load(key, load)
-        # A caller that goes away must not cancel the load the others wait for.
-        return await asyncio.shield(pending)
-
-    def _load(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
-        pending = asyncio.ensure_future(load())
-        self._inflight[key] = pending
-        pending.add_done_callback(lambda done: self._settle(key, done))
-        return pending
-
-    def _settle(self, key: Hashable, done: asyncio.Future[Any]) -> None:
-        self._inflight.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved here, so nobody is warned about it when unawaited
+        return await self._flights.run(key, load)
 
     async def aclose(self) -> None:
         """Stop the loads still running (background reloads) before the HTTP client closes."""
-        pending = list(self._inflight.values())
-        for future in pending:
-            future.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def _service_token(self) -> str:
-        now = time.monotonic()
-        if self._token is None or self._token[0] < now:
-            token = self._verifier.issue_service_token("library", expires_in=_TOKEN_LIFETIME)
-            self._token = (now + _TOKEN_REUSE, token)
-        return self._token[1]
+        await self._flights.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request; 200 and 404 come back, anything else is the catalog's unavailability."""
-        headers = {"Authorization": f"Bearer {self._service_token()}"}
-        try:
-            response = await self._http.request(
-                method, f"{self._base_url}{path}", headers=headers, **kwargs
-            )
-        except httpx.HTTPError as exc:
-            logger.warning("catalog %s %s failed: %r", method, path, exc)
-            raise ServiceUnavailableError("The catalog is unavailable; try again soon") from exc
+        response = await self._catalog.request(method, path, **kwargs)
         if response.status_code in (200, 404):
             return response
-        logger.warning("catalog %s %s answered %d", method, path, response.status_code)
-        if response.status_code in (502, 504):
-            # The catalog is up: what it could not reach is the anime source behind it.
-            raise ServiceUnavailableError(
-                "The anime source (HiAnime) is unavailable; try again soon",
-                headers={"Retry-After": "5"},
-            )
-        raise ServiceUnavailableError("The catalog is unavailable; try again soon")
+        # A 401/422 is a bug or keys out of sync: nothing to enqueue on, and no reason to guess.
+        raise PeerUnavailableError(self._catalog.service, peer_status=response.status_code)

@@ -38,8 +38,12 @@ def _limits(request: Request) -> CollectionLimits:
     )
 
 
-@document("The caller's collections, or another user's public ones (`user_id`), newest first",
-          query=CollectionsQuery, response=list[CollectionOut], tags=TAGS)  # fmt: skip
+@document(
+    "The caller's collections, or another user's public ones (`user_id`), newest first",
+    query=CollectionsQuery,
+    response=list[CollectionOut],
+    tags=TAGS,
+)
 @requires()
 async def list_collections(request: Request) -> Response:
     query = parse_query(request, CollectionsQuery)
@@ -53,9 +57,14 @@ async def list_collections(request: Request) -> Response:
     return list_response(request, items, total=total, page=query)
 
 
-@document("Create a collection, optionally with anime in it", body=CollectionIn,
-          response=CollectionDetailOut, status_code=201, errors=[404, 409, 503],
-          tags=TAGS)  # fmt: skip
+@document(
+    "Create a collection, optionally with anime in it",
+    body=CollectionIn,
+    response=CollectionDetailOut,
+    status_code=201,
+    errors=[404, 409, 503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def create_collection(request: Request) -> Response:
     body = await parse_body(request, CollectionIn)
@@ -65,8 +74,12 @@ async def create_collection(request: Request) -> Response:
     return JSONResponse(created, status_code=201)
 
 
-@document("A collection with its anime (the caller's, or another user's public one)",
-          response=CollectionDetailOut, errors=[404, 503], tags=TAGS)  # fmt: skip
+@document(
+    "A collection with its anime (the caller's, or another user's public one)",
+    response=CollectionDetailOut,
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 @requires()
 async def get_collection(request: Request) -> Response:
     found = await service.get_collection(
@@ -75,9 +88,13 @@ async def get_collection(request: Request) -> Response:
     return JSONResponse(found)
 
 
-@document("Rename, describe or publish one of the caller's collections (fields given only)",
-          body=CollectionPatch, response=CollectionDetailOut, errors=[404, 409, 503],
-          tags=TAGS)  # fmt: skip
+@document(
+    "Rename, describe or publish one of the caller's collections (fields given only)",
+    body=CollectionPatch,
+    response=CollectionDetailOut,
+    errors=[404, 409, 503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def update_collection(request: Request) -> Response:
     body = await parse_body(request, CollectionPatch)
@@ -99,8 +116,13 @@ async def delete_collection(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@document("A page of a collection's anime, in the order they were added", query=PageParams,
-          response=list[CollectionItemOut], errors=[404, 503], tags=TAGS)  # fmt: skip
+@document(
+    "A page of a collection's anime, in the order they were added",
+    query=PageParams,
+    response=list[CollectionItemOut],
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 @requires()
 async def list_items(request: Request) -> Response:
     page = parse_query(request, PageParams)
@@ -114,9 +136,15 @@ async def list_items(request: Request) -> Response:
     return list_response(request, items, total=total, page=page)
 
 
-@document("Add an anime to one of the caller's collections (200 when it is there already)",
-          body=CollectionItemIn, response=CollectionItemOut, status_code=201, also=[200],
-          errors=[404, 503], tags=TAGS)  # fmt: skip
+@document(
+    "Add an anime to one of the caller's collections (200 when it is there already)",
+    body=CollectionItemIn,
+    response=CollectionItemOut,
+    status_code=201,
+    also=[200],
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def add_item(request: Request) -> Response:
     body = await parse_body(request, CollectionItemIn)
@@ -130,8 +158,12 @@ async def add_item(request: Request) -> Response:
     return JSONResponse(item, status_code=201 if created else 200)
 
 
-@document("Remove an anime (catalog or HiAnime id) from one of the caller's collections",
-          status_code=204, errors=[404, 503], tags=TAGS)  # fmt: skip
+@document(
+    "Remove an anime (catalog or HiAnime id) from one of the caller's collections",
+    status_code=204,
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def remove_item(request: Request) -> Response:
     await service.remove_item(

@@ -59,7 +59,13 @@ import orjson
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_common import AppError, ReadPool, ServiceUnavailableError, is_database_unavailable
+from anime_common import (
+    AppError,
+    ReadPool,
+    ServiceUnavailableError,
+    is_database_unavailable,
+    iter_causes,
+)
 from anime_library import job_repository as repository
 from anime_library.job_repository import ClaimedJob, JobRow, NewJob, QueueCounts
 
@@ -204,19 +210,14 @@ def is_transient(exc: BaseException) -> bool:
     """Whether trying the same transaction again may succeed."""
     if is_database_unavailable(exc):
         return True
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(
+    return any(
+        isinstance(
             current,
             asyncpg.exceptions.SerializationError | asyncpg.exceptions.DeadlockDetectedError,
-        ):
-            return True
-        if getattr(current, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-            return True
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
-    return False
+        )
+        or getattr(current, "sqlstate", None) in _RETRYABLE_SQLSTATES
+        for current in iter_causes(exc)
+    )
 
 
 def describe_error(exc: BaseException) -> str:

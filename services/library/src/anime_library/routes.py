@@ -39,9 +39,14 @@ from anime_library.state import WRITE, get_state, user_of
 TAGS = ("library",)
 
 
-@document("The user's favorites, newest first; with `anime_id` (a UUID or a HiAnime id),"
-          " only that anime's favorite, if any", query=FavoritesQuery,
-          response=list[FavoriteOut], errors=[503], tags=TAGS)  # fmt: skip
+@document(
+    "The user's favorites, newest first; with `anime_id` (a UUID or a HiAnime id),"
+    " only that anime's favorite, if any",
+    query=FavoritesQuery,
+    response=list[FavoriteOut],
+    errors=[503, 504],
+    tags=TAGS,
+)
 @requires()
 async def list_favorites(request: Request) -> Response:
     query = parse_query(request, FavoritesQuery)
@@ -55,8 +60,14 @@ async def list_favorites(request: Request) -> Response:
     return list_response(request, items, total=total, page=query)
 
 
-@document("Add a favorite (written by a job); an existing one keeps its id", body=FavoriteIn,
-          response=FavoriteAccepted, status_code=202, errors=[404, 503], tags=TAGS)  # fmt: skip
+@document(
+    "Add a favorite (written by a job); an existing one keeps its id",
+    body=FavoriteIn,
+    response=FavoriteAccepted,
+    status_code=202,
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def add_favorite(request: Request) -> Response:
     body = await parse_body(request, FavoriteIn)
@@ -70,8 +81,13 @@ async def add_favorite(request: Request) -> Response:
     )  # fmt: skip
 
 
-@document("Remove a favorite by its id or its anime's id (written by a job)",
-          response=JobAccepted, status_code=202, errors=[503], tags=TAGS)  # fmt: skip
+@document(
+    "Remove a favorite by its id or its anime's id (written by a job)",
+    response=JobAccepted,
+    status_code=202,
+    errors=[503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def remove_favorite(request: Request) -> Response:
     job = await service.remove_favorite(
@@ -80,9 +96,14 @@ async def remove_favorite(request: Request) -> Response:
     return JSONResponse({"job": job.to_dict()}, status_code=202)
 
 
-@document("Record where the user is in an episode (written by a job; the newest wins)",
-          body=ProgressIn, response=ProgressAccepted, status_code=202, errors=[404, 503],
-          tags=TAGS)  # fmt: skip
+@document(
+    "Record where the user is in an episode (written by a job; the newest wins)",
+    body=ProgressIn,
+    response=ProgressAccepted,
+    status_code=202,
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def record_progress(request: Request) -> Response:
     body = await parse_body(request, ProgressIn)
@@ -102,8 +123,13 @@ async def record_progress(request: Request) -> Response:
     )
 
 
-@document("Per-episode progress in one anime", query=ProgressQuery, response=list[ProgressOut],
-          errors=[503], tags=TAGS)  # fmt: skip
+@document(
+    "Per-episode progress in one anime",
+    query=ProgressQuery,
+    response=list[ProgressOut],
+    errors=[503, 504],
+    tags=TAGS,
+)
 @requires()
 async def list_progress(request: Request) -> Response:
     query = parse_query(request, ProgressQuery)
@@ -117,8 +143,13 @@ async def list_progress(request: Request) -> Response:
     return list_response(request, items, total=total, page=query)
 
 
-@document("Continue watching: the latest episode of each anime, most recent first",
-          query=ContinueQuery, response=list[ContinueOut], errors=[503], tags=TAGS)  # fmt: skip
+@document(
+    "Continue watching: the latest episode of each anime, most recent first",
+    query=ContinueQuery,
+    response=list[ContinueOut],
+    errors=[503, 504],
+    tags=TAGS,
+)
 @requires()
 async def continue_watching(request: Request) -> Response:
     query = parse_query(request, ContinueQuery)

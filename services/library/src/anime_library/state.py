@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from anime_common import Database, ReadPool, current_principal, service_state
-from anime_common import PermissionError as AccessDenied
+from anime_common import Database, ReadPool, current_principal, principal_user_id, service_state
 from anime_library.catalog_client import CatalogClient
 from anime_library.jobs import JobRunner
 from anime_library.settings import LibrarySettings
@@ -35,8 +34,8 @@ def get_state(request: Request) -> LibraryState:
 
 
 def user_of(request: Request) -> uuid.UUID:
-    """The caller's user id (a route wrapped by `requires`); service tokens have no library."""
-    try:
-        return uuid.UUID(current_principal(request).subject)
-    except ValueError:
-        raise AccessDenied("Only user accounts have a library") from None
+    """The caller's user id (a route wrapped by `requires`)."""
+    # A library belongs to a user account; service tokens have none.
+    return principal_user_id(
+        current_principal(request), refusal="Only user accounts have a library"
+    )

@@ -28,9 +28,14 @@ from anime_library.state import WRITE, get_state, user_of
 TAGS = ("views",)
 
 
-@document("Record that the caller watched an anime (episode optional); counted once per hour",
-          body=ViewIn, response=ViewAccepted, status_code=202, errors=[404, 503],
-          tags=TAGS)  # fmt: skip
+@document(
+    "Record that the caller watched an anime (episode optional); counted once per hour",
+    body=ViewIn,
+    response=ViewAccepted,
+    status_code=202,
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 @requires(WRITE)
 async def record_view(request: Request) -> Response:
     body = await parse_body(request, ViewIn)
@@ -47,8 +52,13 @@ async def record_view(request: Request) -> Response:
     )  # fmt: skip
 
 
-@document("The anime the caller viewed, most recently viewed first", query=ViewsQuery,
-          response=list[ViewOut], errors=[503], tags=TAGS)  # fmt: skip
+@document(
+    "The anime the caller viewed, most recently viewed first",
+    query=ViewsQuery,
+    response=list[ViewOut],
+    errors=[503, 504],
+    tags=TAGS,
+)
 @requires()
 async def recent_views(request: Request) -> Response:
     query = parse_query(request, ViewsQuery)
@@ -59,8 +69,13 @@ async def recent_views(request: Request) -> Response:
     return list_response(request, items, total=total, page=query)
 
 
-@document("Public view counts of an anime: in total and over the last 7 days (UTC)",
-          query=ViewStatsQuery, response=ViewStatsOut, errors=[404, 503], tags=TAGS)  # fmt: skip
+@document(
+    "Public view counts of an anime: in total and over the last 7 days (UTC)",
+    query=ViewStatsQuery,
+    response=ViewStatsOut,
+    errors=[404, 503, 504],
+    tags=TAGS,
+)
 async def view_stats(request: Request) -> Response:
     query = parse_query(request, ViewStatsQuery)
     stats = await service.view_stats(state=get_state(request), reference=query.anime_id)

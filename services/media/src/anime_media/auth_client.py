@@ -10,11 +10,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from anime_common import (
     AppError,
-    BadGatewayError,
-    GatewayTimeoutError,
     InternalError,
     NotFoundError,
-    ServiceUnavailableError,
+    PeerAnswerError,
+    ServiceClient,
     TokenVerifier,
 )
 from anime_media.schemas import UserOut
@@ -24,49 +23,35 @@ logger = logging.getLogger("anime_media.auth")
 SERVICE_NAME = "media"
 
 
-class AuthOutcomeUnknownError(ServiceUnavailableError):
-    """The request may have reached auth, but no answer came back: auth may hold the new path."""
-
-
-class AuthTimeoutError(AuthOutcomeUnknownError, GatewayTimeoutError):
-    """Auth did not answer in time (504); as above, the change may have been applied."""
-
-    status_code = 504
-
-
 class AuthClient:
     """Sets a user's `avatar` at auth, with a short-lived service token."""
 
     def __init__(self, *, http: httpx.AsyncClient, base_url: str, verifier: TokenVerifier) -> None:
-        self._http = http
-        self._base_url = base_url.rstrip("/")
-        self._verifier = verifier
+        self._auth = ServiceClient(
+            http=http,
+            base_url=base_url,
+            service="account service",
+            caller=SERVICE_NAME,
+            verifier=verifier,
+        )
 
     async def set_avatar(self, *, user_id: uuid.UUID, avatar: str | None) -> UserOut:
-        """The updated User, or an AppError saying why not (503/504 when auth is unreachable)."""
-        url = f"{self._base_url}/internal/users/{user_id}/avatar"
-        token = self._verifier.issue_service_token(SERVICE_NAME)
-        try:
-            response = await self._http.put(
-                url, json={"avatar": avatar}, headers={"Authorization": f"Bearer {token}"}
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing was sent: auth certainly holds the old value.
-            raise ServiceUnavailableError("The account service is unavailable") from exc
-        except httpx.TimeoutException as exc:
-            raise AuthTimeoutError("The account service did not answer in time") from exc
-        except httpx.TransportError as exc:
-            raise AuthOutcomeUnknownError("The account service is unavailable") from exc
+        """The updated User, or an AppError saying why not (503/504 when auth is unreachable).
+
+        A `PeerTimeoutError`, or a `PeerUnavailableError` whose `may_have_applied`
+        is set, means auth may hold the new path all the same.
+        """
+        response = await self._auth.put(
+            f"/internal/users/{user_id}/avatar", json={"avatar": avatar}
+        )
         if response.status_code == 200:
             try:
                 return UserOut.model_validate_json(response.content)
             except PydanticValidationError:
                 logger.error("auth answered an unexpected User shape")
-                raise BadGatewayError("The account service answered unexpectedly") from None
+                raise PeerAnswerError(self._auth.service) from None
         if response.status_code == 404:
             raise NotFoundError("User not found")
-        if response.status_code >= 500:
-            raise ServiceUnavailableError("The account service is unavailable")
         # 401/403/422: our token or our request was refused, a bug or a key mismatch.
         logger.error("auth refused the avatar update with %s", response.status_code)
         raise InternalError()

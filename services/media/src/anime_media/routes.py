@@ -12,10 +12,10 @@ from starlette.routing import BaseRoute, Route
 
 from anime_common import (
     JSONResponse,
-    PermissionError,  # noqa: A004 - the name DESIGN.md gives the 403 error
     ServiceUnavailableError,
     current_principal,
     document,
+    principal_user_id,
     requires,
 )
 from anime_media import service
@@ -33,10 +33,9 @@ logger = logging.getLogger("anime_media")
 
 
 def _user_id(request: Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(current_principal(request).subject)
-    except ValueError:
-        raise PermissionError("Only user accounts have an avatar") from None
+    return principal_user_id(
+        current_principal(request), refusal="Only user accounts have an avatar"
+    )
 
 
 def _auth(request: Request, state: MediaState) -> AuthClient:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anime_common import PeerTimeoutError, PeerUnavailableError
 from anime_media import repository
-from anime_media.auth_client import AuthClient, AuthOutcomeUnknownError
+from anime_media.auth_client import AuthClient
 from anime_media.imaging import OUTPUT_CONTENT_TYPE, EncodedAvatar
 from anime_media.models import Avatar
 from anime_media.schemas import UserOut
@@ -67,7 +68,9 @@ async def replace_avatar(
     )
     try:
         user = await auth.set_avatar(user_id=user_id, avatar=avatar_url(names.file_name))
-    except AuthOutcomeUnknownError:
+    except (PeerTimeoutError, PeerUnavailableError) as exc:
+        if not exc.may_have_applied:
+            raise
         # The update may have landed before the connection failed: put the old path back
         # so auth never points at the files the caller is about to remove.
         await auth.restore_avatar(

@@ -15,7 +15,12 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from anime_common import PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
+from anime_common import (
+    BadRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 
 if TYPE_CHECKING:
     # Declared for type checkers only by python_multipart.
@@ -110,7 +115,7 @@ async def read_file_field(request: Request, *, field: str, max_bytes: int) -> by
         raise UnsupportedMediaTypeError("Send the file as multipart/form-data")
     boundary = params.get(b"boundary")
     if not boundary:
-        raise ValidationError("The multipart boundary is missing", status_code=400)
+        raise BadRequestError("The multipart boundary is missing")
     body_limit = max_bytes + MULTIPART_FRAMING_BYTES
     too_large = f"The file may be at most {describe_size(max_bytes)}"
     declared = request.headers.get("content-length", "")
@@ -131,9 +136,9 @@ async def read_file_field(request: Request, *, field: str, max_bytes: int) -> by
         parser.finalize()
     except (MultipartParseError, ValueError):
         # ValueError: python_multipart's refusal of an over-long boundary.
-        raise ValidationError("The multipart body is malformed", status_code=400) from None
+        raise BadRequestError("The multipart body is malformed") from None
     if not collector.ended:
-        raise ValidationError("The multipart body ends early", status_code=400)
+        raise BadRequestError("The multipart body ends early")
     if not collector.found:
         raise ValidationError.for_field(field, "A file is required")
     if not collector.data:

@@ -12,7 +12,7 @@ from anime_common import AppContext, create_service_app
 from anime_proxy.anilist import AniListClient
 from anime_proxy.breaker import CircuitBreaker
 from anime_proxy.cache import ResponseCache
-from anime_proxy.catalog import CatalogClient
+from anime_proxy.catalog_client import CatalogClient
 from anime_proxy.hianime import HianimeService
 from anime_proxy.importer import AniListImporter
 from anime_proxy.internal import internal_routes

@@ -1,16 +1,11 @@
-"""The response cache: bounded by entries and bytes, TTL per entry, stale-if-error; and
-single flight, so concurrent identical misses make one upstream request."""
+"""The response cache: bounded by entries and bytes, TTL per entry, stale-if-error."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
 
 # Rough per-entry overhead (key tuple, entry object, dict slot): counts towards the byte bound
 # so that a flood of tiny bodies cannot grow the cache past it either.
@@ -95,32 +90,3 @@ class ResponseCache:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self.size_bytes -= len(entry.body) + _ENTRY_OVERHEAD
-
-
-class SingleFlight(Generic[T]):
-    """Runs one `work` per key at a time; everyone asking meanwhile shares its outcome.
-
-    The work runs in its own task, shielded from the callers: a client that
-    goes away does not cancel the upstream request the others are waiting for.
-    """
-
-    def __init__(self) -> None:
-        self._calls: dict[Hashable, asyncio.Task[T]] = {}
-
-    def __len__(self) -> int:
-        return len(self._calls)
-
-    async def run(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
-        task = self._calls.get(key)
-        if task is None:
-            task = asyncio.ensure_future(work())
-            self._calls[key] = task
-            task.add_done_callback(lambda done: self._finish(key, done))
-        return await asyncio.shield(task)
-
-    def _finish(self, key: Hashable, task: asyncio.Task[T]) -> None:
-        if self._calls.get(key) is task:
-            del self._calls[key]
-        if not task.cancelled():
-            # Retrieve it so that a failure nobody waited for is not reported as lost.
-            task.exception()

@@ -12,8 +12,9 @@ from anime_common import (
     GatewayTimeoutError,
     RateLimitedError,
     ServiceUnavailableError,
+    SingleFlight,
 )
-from anime_proxy.cache import ResponseCache, SingleFlight
+from anime_proxy.cache import ResponseCache
 from anime_proxy.metrics import CACHE_LOOKUPS
 from anime_proxy.upstream import HianimeUpstream, UpstreamBody, UpstreamFailure
 

@@ -29,7 +29,7 @@ import orjson
 
 from anime_common import HIANIME_ID, AppError, NotFoundError
 from anime_proxy.anilist import AniListClient
-from anime_proxy.catalog import CatalogClient, catalog_episodes
+from anime_proxy.catalog_client import CatalogClient, catalog_episodes
 from anime_proxy.hianime import HianimeService, Policy
 from anime_proxy.schemas import (
     AniListList,

@@ -25,7 +25,7 @@ from anime_common import (
     document,
     requires,
 )
-from anime_proxy.catalog import catalog_episodes, text_or_none
+from anime_proxy.catalog_client import catalog_episodes, text_or_none
 from anime_proxy.state import ProxyState, get_state
 
 _KINDS = {"tv": "tv", "movie": "movie", "ova": "ova", "ona": "ona", "special": "special",
@@ -94,8 +94,11 @@ async def _data(state: ProxyState, segments: tuple[str, ...], policy_name: str) 
     return data if isinstance(data, dict) else {}
 
 
-@document("An anime as the catalog imports it, from the upstream", errors=[404, 502, 504],
-          tags=("internal",))  # fmt: skip
+@document(
+    "An anime as the catalog imports it, from the upstream",
+    errors=[404, 502, 504],
+    tags=("internal",),
+)
 @requires(INTERNAL_PERMISSION)
 async def hianime_anime(request: Request) -> Response:
     state = get_state(request)

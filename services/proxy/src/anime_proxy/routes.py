@@ -94,8 +94,9 @@ async def schedule(request: Request) -> Response:
     )
 
 
-@document("Search with every aniwatch-api filter", query=SearchQuery, errors=_UPSTREAM_ERRORS,
-          tags=TAGS)  # fmt: skip
+@document(
+    "Search with every aniwatch-api filter", query=SearchQuery, errors=_UPSTREAM_ERRORS, tags=TAGS
+)
 async def search(request: Request) -> Response:
     state = get_state(request)
     query = parse_query(request, SearchQuery)
@@ -151,8 +152,12 @@ async def next_episode_schedule(request: Request) -> Response:
     )
 
 
-@document("The servers of an episode (HiAnime episode id or catalog episode UUID)",
-          query=ServersQuery, errors=_UPSTREAM_ERRORS, tags=TAGS)  # fmt: skip
+@document(
+    "The servers of an episode (HiAnime episode id or catalog episode UUID)",
+    query=ServersQuery,
+    errors=_UPSTREAM_ERRORS,
+    tags=TAGS,
+)
 async def episode_servers(request: Request) -> Response:
     state = get_state(request)
     query = parse_query(request, ServersQuery)
@@ -166,8 +171,12 @@ async def episode_servers(request: Request) -> Response:
     )
 
 
-@document("Stream sources of an episode; without `server`, hd-1 then hd-2",
-          query=SourcesQuery, errors=_UPSTREAM_ERRORS, tags=TAGS)  # fmt: skip
+@document(
+    "Stream sources of an episode; without `server`, hd-1 then hd-2",
+    query=SourcesQuery,
+    errors=_UPSTREAM_ERRORS,
+    tags=TAGS,
+)
 async def episode_sources(request: Request) -> Response:
     state = get_state(request)
     query = parse_query(request, SourcesQuery)
@@ -183,9 +192,13 @@ async def episode_sources(request: Request) -> Response:
     return _respond(answer)
 
 
-@document("Import AniList lists (given, or fetched by user name) into the catalog",
-          body=ImportIn, response=ImportOut, errors=[404, 429, 502, 503, 504],
-          tags=("import",))  # fmt: skip
+@document(
+    "Import AniList lists (given, or fetched by user name) into the catalog",
+    body=ImportIn,
+    response=ImportOut,
+    errors=[404, 429, 502, 503, 504],
+    tags=("import",),
+)
 @requires()
 async def import_anilist(request: Request) -> Response:
     state = get_state(request)

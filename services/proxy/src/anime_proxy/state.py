@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from anime_common import service_state
 from anime_proxy.anilist import AniListClient
-from anime_proxy.catalog import CatalogClient
+from anime_proxy.catalog_client import CatalogClient
 from anime_proxy.hianime import HianimeService, Policy
 from anime_proxy.importer import AniListImporter
 from anime_proxy.settings import ProxySettings

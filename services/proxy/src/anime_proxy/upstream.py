@@ -20,11 +20,11 @@ import orjson
 from anime_common import (
     AppError,
     BadGatewayError,
+    BadRequestError,
     GatewayTimeoutError,
     NotFoundError,
     RateLimitedError,
     ServiceUnavailableError,
-    ValidationError,
 )
 from anime_proxy.breaker import CircuitBreaker
 
@@ -236,8 +236,7 @@ class HianimeUpstream:
         if status == 404:
             return True, NotFoundError(safe_message(document, "Not found at the anime source"))
         if status == 400:
-            error = ValidationError(
-                safe_message(document, "The anime source rejected the request"), status_code=400
+            return True, BadRequestError(
+                safe_message(document, "The anime source rejected the request")
             )
-            return True, error
         return True, UpstreamClientError(status, safe_message(document, f"Upstream error {status}"))

@@ -13,7 +13,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
-from anime_common import ValidationError
+from anime_common import BadRequestError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -25,11 +25,8 @@ _METADATA = frozenset(
 )
 
 
-class RefusedAddress(ValidationError):
+class RefusedAddress(BadRequestError):
     """The URL leads to an address the proxy never connects to (400)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status_code=400)
 
 
 async def resolve(host: str, port: int) -> list[str]:

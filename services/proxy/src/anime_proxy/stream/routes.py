@@ -49,9 +49,12 @@ def _range(request: Request) -> str | None:
     return None
 
 
-@document("An HLS playlist (rewritten) or a segment, key or track (streamed) from a CDN",
-          query=StreamQuery, errors=[400, 404, 414, 416, 422, 429, 502, 503, 504],
-          tags=("stream",))  # fmt: skip
+@document(
+    "An HLS playlist (rewritten) or a segment, key or track (streamed) from a CDN",
+    query=StreamQuery,
+    errors=[400, 404, 414, 416, 422, 429, 502, 503, 504],
+    tags=("stream",),
+)
 async def m3u8_proxy(request: Request) -> Response:
     stream = get_state(request).stream
     query = parse_query(request, StreamQuery)

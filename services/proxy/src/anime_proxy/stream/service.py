@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from anime_common import BadGatewayError, NotFoundError, ValidationError
-from anime_proxy.cache import ResponseCache, SingleFlight
+from anime_common import BadGatewayError, NotFoundError, SingleFlight, ValidationError
+from anime_proxy.cache import ResponseCache
 from anime_proxy.settings import ProxySettings
 from anime_proxy.stream.addresses import AddressGuard
 from anime_proxy.stream.fetcher import WHAT, Opened, StreamFetcher, Target

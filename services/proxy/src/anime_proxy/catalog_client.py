@@ -5,6 +5,9 @@
   HiAnime id.
 - `POST {CATALOG_SERVICE_URL}/internal/anime` with an `AnimeIn` document (keyed by
   `anilist_id` or `hianime_id`) → 201 created / 200 updated, the catalog's Anime.
+
+Failures are `ServiceClient`'s (timeout 504, unreachable or 5xx 503 with
+`Retry-After`); an answer off this contract is a 502.
 """
 
 from __future__ import annotations
@@ -15,16 +18,14 @@ from typing import Any
 import httpx
 
 from anime_common import (
-    AppError,
-    BadGatewayError,
     NotFoundError,
+    PeerAnswerError,
+    ServiceClient,
     ServiceUnavailableError,
     TokenVerifier,
 )
 from anime_proxy.schemas import EPISODE_ID
-from anime_proxy.upstream import transport_error
 
-_WHAT = "The catalog"
 # The catalog's cap on ids in one internal batch request.
 _BATCH = 500
 
@@ -38,31 +39,28 @@ class CatalogClient:
         verifier: TokenVerifier,
         timeout: httpx.Timeout,
     ) -> None:
-        self._http = http
-        self._base_url = base_url.rstrip("/") if base_url else None
-        self._verifier = verifier
-        self._timeout = timeout
-
-    def _url(self, path: str) -> str:
-        if self._base_url is None:
-            raise ServiceUnavailableError("The catalog is not configured (CATALOG_SERVICE_URL)")
-        return f"{self._base_url}{path}"
-
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._verifier.issue_service_token('proxy')}"}
-
-    async def _request(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
-        url = self._url(path)
-        try:
-            return await self._http.request(
-                method, url, json=json, headers=self._headers(), timeout=self._timeout
+        self._catalog = (
+            ServiceClient(
+                http=http,
+                base_url=base_url,
+                service="catalog",
+                caller="proxy",
+                verifier=verifier,
+                timeout=timeout,
             )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, what=_WHAT) from exc
+            if base_url
+            else None
+        )
+
+    @property
+    def _peer(self) -> ServiceClient:
+        if self._catalog is None:
+            raise ServiceUnavailableError("The catalog is not configured (CATALOG_SERVICE_URL)")
+        return self._catalog
 
     async def hianime_episode_id(self, episode_id: uuid.UUID) -> str:
         """The HiAnime episode id (`<anime>?ep=<n>`) of a catalog episode."""
-        response = await self._request("GET", f"/internal/episodes/{episode_id}/hianime")
+        response = await self._peer.get(f"/internal/episodes/{episode_id}/hianime")
         if response.status_code == 404:
             raise NotFoundError("Episode not found")
         body = self._json(response)
@@ -82,10 +80,13 @@ class CatalogClient:
                 "anilist_ids": anilist_ids[start : start + _BATCH],
                 "mal_ids": mal_ids[start : start + _BATCH],
             }
-            response = await self._request("POST", "/internal/anime/by-external-ids", json=body)
+            # A lookup, safe to send twice.
+            response = await self._peer.post(
+                "/internal/anime/by-external-ids", json=body, idempotent=True
+            )
             rows = self._json(response)
             if not isinstance(rows, list):
-                raise BadGatewayError(f"{_WHAT} sent an invalid answer")
+                raise PeerAnswerError(self._peer.service, "an invalid answer")
             found += [
                 row for row in rows if isinstance(row, dict) and isinstance(row.get("id"), str)
             ]
@@ -93,20 +94,17 @@ class CatalogClient:
 
     async def upsert_anime(self, document: dict[str, Any]) -> dict[str, Any]:
         """Create or update an anime; the catalog's Anime."""
-        response = await self._request("POST", "/internal/anime", json=document)
+        response = await self._peer.post("/internal/anime", json=document)
         body = self._json(response, accepted=(200, 201))
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise BadGatewayError(f"{_WHAT} sent an invalid answer")
+            raise PeerAnswerError(self._peer.service, "an invalid answer")
         return body
 
-    @staticmethod
-    def _json(response: httpx.Response, *, accepted: tuple[int, ...] = (200,)) -> Any:
+    def _json(self, response: httpx.Response, *, accepted: tuple[int, ...] = (200,)) -> Any:
+        # A 401/403 here is our own misconfiguration (keys out of sync), never the user's fault.
         if response.status_code not in accepted:
-            raise _status_error(response.status_code)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise BadGatewayError(f"{_WHAT} sent an invalid answer") from exc
+            raise self._peer.unexpected(response)
+        return self._peer.json(response)
 
 
 def text_or_none(value: Any) -> str | None:
@@ -124,8 +122,3 @@ def catalog_episodes(listing: dict[str, Any]) -> list[dict[str, Any]]:
         for item in listing.get("episodes") or []
         if isinstance(item, dict) and isinstance(item.get("number"), int) and item["number"] >= 0
     ]
-
-
-def _status_error(status: int) -> AppError:
-    # A 401/403 here is our own misconfiguration (keys out of sync), never the user's fault.
-    return BadGatewayError(f"{_WHAT} answered {status}")

@@ -9,8 +9,11 @@ service token (permission `internal`), answers
   built from aniwatch-api's `/anime/{id}` and `/anime/{id}/episodes`;
 - 404 when the upstream does not know the id.
 
-Anything else is the upstream's trouble: a timeout is our 504, any other
-failure a 502. The catalog stores what it gets with its normal upsert, under a
+Failures are `ServiceClient`'s, naming "the anime source (HiAnime)", which is
+what the proxy stands for here: no answer in time is our 504; refused, or a
+5xx (the proxy's own 502/504 when aniwatch-api fails) our 503, with
+`details.service` so the library names the anime source, not the catalog; an
+answer off this contract a 502. The catalog stores what it gets with its normal upsert, under a
 per-id lock, so one anime is imported once however many requests ask at once.
 """
 
@@ -22,13 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from anime_catalog.schemas import AnimeIn
-from anime_common import (
-    BadGatewayError,
-    GatewayTimeoutError,
-    TokenVerifier,
-    ValidationError,
-    validate,
-)
+from anime_common import PeerAnswerError, ServiceClient, TokenVerifier, ValidationError, validate
 
 
 class AnimeImporter(Protocol):
@@ -43,24 +40,21 @@ class ProxyImporter:
     def __init__(
         self, *, client: httpx.AsyncClient, base_url: str, verifier: TokenVerifier
     ) -> None:
-        self._client = client
-        self._base_url = base_url.rstrip("/")
-        self._verifier = verifier
+        self._proxy = ServiceClient(
+            http=client,
+            base_url=base_url,
+            service="anime source (HiAnime)",
+            caller="catalog",
+            verifier=verifier,
+        )
 
     async def fetch_hianime(self, hianime_id: str) -> AnimeIn | None:
-        token = self._verifier.issue_service_token("catalog")
-        url = f"{self._base_url}/internal/hianime/anime/{quote(hianime_id, safe='')}"
-        try:
-            response = await self._client.get(url, headers={"Authorization": f"Bearer {token}"})
-        except httpx.TimeoutException as exc:
-            raise GatewayTimeoutError("The anime source did not answer in time") from exc
-        except httpx.HTTPError as exc:
-            raise BadGatewayError("The anime source cannot be reached") from exc
+        response = await self._proxy.get(f"/internal/hianime/anime/{quote(hianime_id, safe='')}")
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise BadGatewayError(f"The anime source answered {response.status_code}")
+            raise self._proxy.unexpected(response)
         try:
-            return validate(AnimeIn, response.json())
-        except (ValueError, ValidationError) as exc:
-            raise BadGatewayError("The anime source sent an invalid anime") from exc
+            return validate(AnimeIn, self._proxy.json(response))
+        except ValidationError as exc:
+            raise PeerAnswerError(self._proxy.service, "an invalid anime") from exc
