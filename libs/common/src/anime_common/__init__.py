@@ -11,6 +11,7 @@ from anime_common._database import (
     NAMING_CONVENTION,
     Database,
     ReadPool,
+    as_uuid,
     create_engine,
     create_read_pool,
     is_database_unavailable,
@@ -47,6 +48,7 @@ from anime_common._migrations import (
     wait_for_database,
 )
 from anime_common._openapi import Operation, document, openapi_document
+from anime_common._paging import fetch_page, paged
 from anime_common._parsing import (
     HIANIME_ID,
     PageParams,
@@ -120,6 +122,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "ValidationError",
     "app_context",
+    "as_uuid",
     "authenticate",
     "bearer_token",
     "conditional_response",
@@ -135,6 +138,7 @@ __all__ = [
     "error_body",
     "etag_for",
     "etag_matches",
+    "fetch_page",
     "is_database_unavailable",
     "key_id",
     "list_response",
@@ -142,6 +146,7 @@ __all__ = [
     "migrate",
     "normalize_origin",
     "openapi_document",
+    "paged",
     "parse_body",
     "parse_json",
     "parse_path_id",
