@@ -10,7 +10,7 @@ from starlette.requests import Request
 from anime_common import Database, ReadPool, current_principal, service_state
 from anime_common import PermissionError as AccessDenied
 from anime_library.catalog_client import CatalogClient
-from anime_library.jobs import JobRunner
+from anime_library.jobs.runner import JobRunner
 from anime_library.settings import LibrarySettings
 
 # Reads need a valid token; every write needs this permission (API.md, Library).
