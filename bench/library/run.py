@@ -14,7 +14,7 @@
    For scale, the same gateway at c=32 on `GET /health/proxy`, a route that
    does nothing (the proxy's /health touches no database and no upstream):
    the floor this machine puts under any endpoint's latency.
-3. The job runner on its own (`anime_library.jobs.JobRunner`, the service's
+3. The job runner on its own (`anime_library.jobs.runner.JobRunner`, the service's
    settings: 4 workers, batches of 200) against a database of its own on the
    same PostgreSQL: `--jobs` distinct watch-progress upserts submitted at once
    (group-committed into library.jobs, timed as durable submits/s), then timed
@@ -137,10 +137,10 @@ async def runner_throughput(
 
     from anime_common import Database, create_engine, load_settings, migrate
     from anime_library.app import MIGRATIONS, create_runner
-    from anime_library.jobs import Work
-    from anime_library.repository import ProgressRow
-    from anime_library.service import write_progress
+    from anime_library.jobs.runner import Work
     from anime_library.settings import LibrarySettings
+    from anime_library.watch.repository import ProgressRow
+    from anime_library.watch.service import write_progress
 
     plain = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     name = f"bench_runner_{secrets.token_hex(4)}"

@@ -4,11 +4,11 @@
 
 1. A throwaway PostgreSQL (anime_devstack), the library schema by its migrations.
 2. `--views` views written the way the job runner writes them: batches of 200
-   (`JOB_BATCH_SIZE`) through `view_repository.record_views`, one statement
+   (`JOB_BATCH_SIZE`) through `views.repository.record_views`, one statement
    and one commit per batch; 20,000 users, 2,000 anime with a skewed
    popularity (the most watched anime gets a fifth of all views), episodes
    1-24, times over the last 90 days. Reported: views recorded per second.
-3. `GET /views/stats`'s query (`view_repository.view_counts`) for the most
+3. `GET /views/stats`'s query (`views.repository.view_counts`) for the most
    watched anime and random ones, p50/p99 over `--queries` runs, before and
    after the load; and, for scale, what counting the same views row by row
    would cost (`count(*)` over an indexed table of every counted view, the
@@ -35,7 +35,7 @@ from anime_common import Database, create_engine, load_settings, migrate
 from anime_devstack.postgres import LocalPostgres
 from anime_library.app import MIGRATIONS
 from anime_library.settings import LibrarySettings
-from anime_library.view_repository import ViewRow, record_views, view_counts
+from anime_library.views.repository import ViewRow, record_views, view_counts
 
 BATCH = 200
 USERS = 20_000

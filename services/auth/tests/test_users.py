@@ -47,6 +47,21 @@ async def test_sessions_list_marks_the_current_one(client: httpx.AsyncClient) ->
     assert first["access_token"] != second.json()["access_token"]
 
 
+async def test_sessions_pages_carry_the_total_even_past_the_end(
+    client: httpx.AsyncClient,
+) -> None:
+    await register(client)
+    token = bearer((await login(client)).json()["access_token"])
+    first = await client.get("/auth/sessions?limit=1", headers=token)
+    assert first.headers["x-total-count"] == "2"
+    assert len(first.json()) == 1
+    second = await client.get("/auth/sessions?limit=1&offset=1", headers=token)
+    assert [item["id"] for item in second.json()] != [item["id"] for item in first.json()]
+    beyond = await client.get("/auth/sessions?offset=5", headers=token)
+    assert beyond.json() == []
+    assert beyond.headers["x-total-count"] == "2"
+
+
 async def test_delete_own_session_revokes_it_at_once(client: httpx.AsyncClient) -> None:
     first = await register(client)
     second = (await login(client)).json()

@@ -18,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import Database, ServiceUnavailableError, ValidationError, create_read_pool
 from anime_devstack.ports import free_port
-from anime_library import job_repository, repository, service
 from anime_library.app import job_kinds
-from anime_library.jobs import (
+from anime_library.favorites import repository as favorites_repository
+from anime_library.favorites import service as favorites
+from anime_library.favorites.repository import FavoriteRow
+from anime_library.jobs import repository as job_repository
+from anime_library.jobs.runner import (
     Job,
     JobKind,
     JobRunner,
@@ -29,7 +32,10 @@ from anime_library.jobs import (
     describe_error,
     is_transient,
 )
-from anime_library.repository import FavoriteRow, ProgressRow
+from anime_library.jobs.schemas import JobOut
+from anime_library.watch import repository as watch_repository
+from anime_library.watch import service as watch
+from anime_library.watch.repository import ProgressRow
 
 from .conftest import library_settings, plain
 
@@ -53,7 +59,7 @@ class Gate:
         self.calls.append(list(payloads))
         self.entered.set()
         await self.opened.wait()
-        await repository.upsert_progress(session=session, rows=payloads)
+        await watch_repository.upsert_progress(session=session, rows=payloads)
 
 
 def make_runner(
@@ -148,14 +154,14 @@ async def test_a_job_is_committed_before_submit_returns_and_then_succeeds(
 ) -> None:
     async with runner_for(database, database_url) as runner:
         job = await runner.submit(
-            "favorite:add:x", Work(service.write_favorites, favorite()), owner=USER
+            "favorite:add:x", Work(favorites.write_favorites, favorite()), owner=USER
         )
         # Durable before the 202: another connection already sees it.
         stored = await rows(database, "SELECT id, key, owner FROM library.jobs")
         assert stored == [(job.id, "favorite:add:x", USER)]
         assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
         (done,) = await finished(runner, job)
-        shape = done.to_dict()
+        shape = JobOut.of(done).model_dump()
         assert shape["status"] == "succeeded"
         assert shape["error"] is None
         assert shape["finished_at"] >= shape["created_at"]
@@ -171,26 +177,24 @@ async def test_concurrent_submits_are_one_statement_and_one_key_one_job(
 ) -> None:
     async with runner_for(database, database_url, start=False, group_window=0.05) as runner:
         submits = [
-            runner.submit(
-                f"watch-progress:{n}", Work(service.write_progress, progress(n, episode=n))
-            )
+            runner.submit(f"watch-progress:{n}", Work(watch.write_progress, progress(n, episode=n)))
             for n in range(1, 101)
         ]
-        same = [runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))] * 3
+        same = [runner.submit("favorite:add:k", Work(favorites.write_favorites, favorite()))] * 3
         jobs = await asyncio.gather(*submits, *same)
         # One group, one INSERT: every row carries the same inserting transaction.
         assert await rows(
             database, "SELECT count(*), count(DISTINCT xmin::text) FROM library.jobs"
         ) == [(101, 1)]
         assert len({job.id for job in jobs[100:]}) == 1
-        again = await runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))
+        again = await runner.submit("favorite:add:k", Work(favorites.write_favorites, favorite()))
         assert again.id == jobs[100].id  # still open: the same job, its first payload
         assert again.payload == jobs[100].payload
         runner.start()
         done = await finished(runner, *jobs)
         assert {job.status for job in done} == {JobStatus.SUCCEEDED}
         assert len(await rows(database, "SELECT * FROM library.watch_progress")) == 100
-        third = await runner.submit("favorite:add:k", Work(service.write_favorites, favorite()))
+        third = await runner.submit("favorite:add:k", Work(favorites.write_favorites, favorite()))
         assert third.id != again.id  # once finished, the key is free again
 
 
@@ -236,7 +240,7 @@ async def test_twenty_rapid_updates_end_with_the_last_position(
     async with runner_for(database, database_url, group_window=0) as runner:
         jobs = []
         for position in range(1, 21):
-            work = Work(service.write_progress, progress(float(position * 10)))
+            work = Work(watch.write_progress, progress(float(position * 10)))
             jobs.append(await runner.submit("watch-progress:u:a:1", work, replace=True))
         await finished(runner, *jobs)
     stored = await rows(database, "SELECT position_seconds FROM library.watch_progress")
@@ -247,7 +251,7 @@ async def test_a_failing_job_is_failed_with_its_error_and_leaves_no_row(
     database: Database, database_url: str
 ) -> None:
     async def insert_then_fail(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
-        await repository.insert_favorites(session=session, rows=payloads)
+        await favorites_repository.insert_favorites(session=session, rows=payloads)
         raise ValueError("the anime vanished")
 
     kind = JobKind("bad", insert_then_fail, FavoriteRow)
@@ -262,7 +266,7 @@ async def test_a_failing_job_is_failed_with_its_error_and_leaves_no_row(
 
 async def test_one_bad_job_in_a_batch_fails_alone(database: Database, database_url: str) -> None:
     async def upsert_unchecked(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
-        await repository.upsert_progress(session=session, rows=payloads)
+        await watch_repository.upsert_progress(session=session, rows=payloads)
 
     kind = JobKind("unchecked", upsert_unchecked, ProgressRow)
     payloads = [progress(5, episode=1), progress(5, episode=2, percent=150), progress(5, episode=3)]
@@ -301,7 +305,7 @@ async def test_progress_is_checked_again_where_it_is_written(
         last_watched_at=datetime.datetime.now(datetime.UTC),
     )
     async with runner_for(database, database_url) as runner:
-        job = await runner.submit("watch-progress:bad", Work(service.write_progress, bad))
+        job = await runner.submit("watch-progress:bad", Work(watch.write_progress, bad))
         (done,) = await finished(runner, job)
     assert done.status is JobStatus.FAILED
     assert done.error == "Invalid watch progress"
@@ -321,7 +325,7 @@ async def test_transient_errors_are_retried_with_backoff_up_to_a_bound(
         attempts.append(key)
         if attempts.count(key) <= (2 if key == "recovers" else 100):
             raise Serialization("could not serialize access")
-        await repository.upsert_progress(session=session, rows=payloads)
+        await watch_repository.upsert_progress(session=session, rows=payloads)
 
     kind = JobKind("flaky", flaky_by_position, ProgressRow)
     async with runner_for(database, database_url, extra=[kind], retry_attempts=3) as runner:
@@ -343,7 +347,7 @@ async def test_an_unreachable_database_is_waited_for_not_failed(
         calls.append(1)
         if len(calls) <= 6:  # well past the retry bound
             raise ConnectionResetError("connection lost")
-        await repository.upsert_progress(session=session, rows=payloads)
+        await watch_repository.upsert_progress(session=session, rows=payloads)
 
     kind = JobKind("outage", outage, ProgressRow)
     async with runner_for(database, database_url, extra=[kind], retry_attempts=2) as runner:
@@ -359,13 +363,13 @@ async def test_a_full_queue_refuses_with_retry_after_and_records_nothing(
     async with runner_for(database, database_url, start=False, max_open=2) as runner:
         for episode in (1, 2):
             await runner.submit(
-                f"watch-progress:{episode}", Work(service.write_progress, progress(1, episode=1))
+                f"watch-progress:{episode}", Work(watch.write_progress, progress(1, episode=1))
             )
         with pytest.raises(ServiceUnavailableError) as refused:
-            await runner.submit("watch-progress:3", Work(service.write_progress, progress(1)))
+            await runner.submit("watch-progress:3", Work(watch.write_progress, progress(1)))
         assert refused.value.headers == {"Retry-After": "1"}
         # An open key takes no room.
-        await runner.submit("watch-progress:2", Work(service.write_progress, progress(2)))
+        await runner.submit("watch-progress:2", Work(watch.write_progress, progress(2)))
         assert await rows(database, "SELECT count(*) FROM library.jobs") == [(2,)]
         counts = await runner.counts()
         assert (counts.queued, counts.running, counts.failed) == (2, 0, 0)
@@ -380,7 +384,7 @@ async def test_an_unreachable_database_refuses_submits_with_a_503(
     runner = make_runner(database, database_url, pool)
     try:
         with pytest.raises(ServiceUnavailableError) as refused:
-            await runner.submit("watch-progress:x", Work(service.write_progress, progress(1)))
+            await runner.submit("watch-progress:x", Work(watch.write_progress, progress(1)))
         assert refused.value.headers == {"Retry-After": "1"}
     finally:
         await runner.shutdown(grace=1)
@@ -394,8 +398,8 @@ async def test_finished_jobs_are_pruned_after_the_retention_period(
     gate = Gate(closed=True)
     kind = JobKind("gate", gate, ProgressRow)
     async with runner_for(database, database_url, extra=[kind], retention=0.3) as runner:
-        done = await runner.submit("k", Work(service.remove_nothing, None))
-        failed = await runner.submit("watch-progress:bad", Work(service.write_progress, None))
+        done = await runner.submit("k", Work(favorites.remove_nothing, None))
+        failed = await runner.submit("watch-progress:bad", Work(watch.write_progress, None))
         await finished(runner, done, failed)
         running = await runner.submit("watch-progress:slow", Work(gate, progress(1)))
         await gate.entered.wait()
@@ -411,18 +415,18 @@ async def test_add_and_remove_of_one_lane_keep_their_order(
     database: Database, database_url: str
 ) -> None:
     lane = f"favorite:{USER}:{ANIME}"
-    pair = service.FavoritePair(user_id=USER, anime_id=ANIME)
+    pair = favorites.FavoritePair(user_id=USER, anime_id=ANIME)
     async with runner_for(database, database_url, workers=4, batch_size=1) as runner:
         for _ in range(3):
-            add = await runner.submit("add", Work(service.write_favorites, favorite(), lane=lane))
+            add = await runner.submit("add", Work(favorites.write_favorites, favorite(), lane=lane))
             await finished(runner, add)
             jobs = [
-                await runner.submit("remove", Work(service.remove_favorites, pair, lane=lane)),
+                await runner.submit("remove", Work(favorites.remove_favorites, pair, lane=lane)),
                 await runner.submit(
-                    "add-again", Work(service.write_favorites, favorite(), lane=lane)
+                    "add-again", Work(favorites.write_favorites, favorite(), lane=lane)
                 ),
                 await runner.submit(
-                    "remove-again", Work(service.remove_favorites, pair, lane=lane)
+                    "remove-again", Work(favorites.remove_favorites, pair, lane=lane)
                 ),
             ]
             await finished(runner, *jobs)
@@ -434,7 +438,7 @@ async def test_a_job_whose_worker_died_runs_again_and_lands_once(
 ) -> None:
     row = progress(33)
     async with runner_for(database, database_url, start=False) as runner:
-        job = await runner.submit("watch-progress:dead", Work(service.write_progress, row))
+        job = await runner.submit("watch-progress:dead", Work(watch.write_progress, row))
     # A worker of a process that died: it claimed the job, wrote the row, never committed
     # the job's outcome. Its lease runs out.
     connection = await asyncpg.connect(plain(database_url))
@@ -446,7 +450,7 @@ async def test_a_job_whose_worker_died_runs_again_and_lands_once(
     finally:
         await connection.close()
     async with database.transaction() as session:
-        await repository.upsert_progress(session=session, rows=[row])
+        await watch_repository.upsert_progress(session=session, rows=[row])
     async with runner_for(database, database_url, lease=5) as runner:
         (done,) = await finished(runner, job)
     assert done.status is JobStatus.SUCCEEDED
@@ -459,7 +463,7 @@ async def test_a_job_that_kills_every_worker_is_failed_at_last(
     database: Database, database_url: str
 ) -> None:
     async with runner_for(database, database_url, start=False) as runner:
-        job = await runner.submit("watch-progress:poison", Work(service.write_progress, None))
+        job = await runner.submit("watch-progress:poison", Work(watch.write_progress, None))
     connection = await asyncpg.connect(plain(database_url))
     try:
         for attempt in range(3):
@@ -485,7 +489,7 @@ async def test_a_notification_wakes_the_workers_of_another_runner(
         runner_for(database, database_url, start=False) as other,
     ):
         await asyncio.sleep(0.2)  # the listener is connected
-        job = await other.submit("watch-progress:n", Work(service.write_progress, progress(1)))
+        job = await other.submit("watch-progress:n", Work(watch.write_progress, progress(1)))
         async with asyncio.timeout(5):
             (done,) = await finished(worker, job)
         assert done.status is JobStatus.SUCCEEDED
@@ -503,7 +507,7 @@ async def test_the_poll_runs_jobs_when_nobody_can_listen(
             runner_for(database, database_url, listen=refuse, poll_interval=0.05) as worker,
             runner_for(database, database_url, start=False) as other,
         ):
-            job = await other.submit("watch-progress:p", Work(service.write_progress, progress(1)))
+            job = await other.submit("watch-progress:p", Work(watch.write_progress, progress(1)))
             (done,) = await finished(worker, job)
     assert done.status is JobStatus.SUCCEEDED
     assert "job listener cannot connect" in caplog.text
@@ -560,10 +564,10 @@ async def test_runner_settings_and_start_are_checked(database: Database, databas
 def test_payloads_round_trip_through_json() -> None:
     import orjson
 
-    kind = JobKind("watch-progress", service.write_progress, ProgressRow)
+    kind = JobKind("watch-progress", watch.write_progress, ProgressRow)
     row = progress(12.5, percent=None)
     assert kind.load(orjson.dumps(row).decode()) == row
-    assert JobKind("nothing", service.remove_nothing).load("null") is None
+    assert JobKind("nothing", favorites.remove_nothing).load("null") is None
 
 
 def test_transient_errors_and_error_texts() -> None:

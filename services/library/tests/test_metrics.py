@@ -11,9 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import METRICS_PATH, Database
-from anime_library.jobs import JobKind, JobStatus, Work
+from anime_library.favorites.repository import FavoriteRow
+from anime_library.jobs.runner import JobKind, JobStatus, Work
 from anime_library.metrics import JOB_QUEUE, sample_job_queue_once
-from anime_library.repository import FavoriteRow
 
 from .test_jobs import favorite, finished, runner_for
 

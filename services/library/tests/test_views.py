@@ -14,8 +14,8 @@ import pytest
 
 from anime_common import Database
 from anime_devstack.assertions import assert_envelope
-from anime_library import view_repository
-from anime_library.view_repository import ViewRow
+from anime_library.views import repository as view_repository
+from anime_library.views.repository import ViewRow
 
 from .conftest import (
     Catalog,

@@ -9,6 +9,7 @@ from anime_common._causes import iter_causes
 from anime_common._database import (
     Database,
     ReadPool,
+    as_uuid,
     create_engine,
     create_read_pool,
     is_database_unavailable,
@@ -46,6 +47,7 @@ from anime_common._migrations import (
     wait_for_database,
 )
 from anime_common._openapi import document, openapi_document
+from anime_common._paging import fetch_page, paged
 from anime_common._parsing import (
     HIANIME_ID,
     PageParams,
@@ -126,6 +128,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "ValidationError",
     "app_context",
+    "as_uuid",
     "authenticate",
     "conditional_response",
     "configure_logging",
@@ -138,6 +141,7 @@ __all__ = [
     "dumps",
     "error_body",
     "etag_matches",
+    "fetch_page",
     "is_database_unavailable",
     "iter_causes",
     "key_id",
@@ -147,6 +151,7 @@ __all__ = [
     "normalize_origin",
     "open_database",
     "openapi_document",
+    "paged",
     "parse_body",
     "parse_json",
     "parse_path_id",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -56,6 +57,11 @@ def create_engine(settings: CommonSettings, *, application_name: str) -> AsyncEn
 def _plain_dsn(url: str) -> str:
     """asyncpg's own DSN for SQLAlchemy's `postgresql+asyncpg://` URL."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def as_uuid(value: Any) -> uuid.UUID:
+    """A UUID read through the read pool as a plain `uuid.UUID` (JSON encoders refuse asyncpg's)."""
+    return value if type(value) is uuid.UUID else uuid.UUID(int=value.int)
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

@@ -21,6 +21,7 @@ from anime_auth.models import (
     Session,
     User,
 )
+from anime_common import paged
 
 
 def _seconds(value: Any) -> Any:
@@ -103,11 +104,9 @@ async def find_user(*, session: AsyncSession, identifier: str) -> User | None:
 
 
 async def list_users(*, session: AsyncSession, limit: int, offset: int) -> tuple[list[User], int]:
-    total = await session.scalar(select(func.count()).select_from(User))
-    rows = await session.scalars(
-        select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
+    return await paged(
+        session, select(User).order_by(User.created_at, User.id), limit=limit, offset=offset
     )
-    return list(rows), int(total or 0)
 
 
 async def set_password_hash(
@@ -197,15 +196,12 @@ async def list_live_sessions(
     *, session: AsyncSession, user_id: uuid.UUID, idle_seconds: int, limit: int, offset: int
 ) -> tuple[list[Session], int]:
     where = and_(Session.user_id == user_id, _alive(idle_seconds))
-    total = await session.scalar(select(func.count()).select_from(Session).where(where))
-    rows = await session.scalars(
-        select(Session)
-        .where(where)
-        .order_by(Session.last_used_at.desc(), Session.id)
-        .limit(limit)
-        .offset(offset)
+    return await paged(
+        session,
+        select(Session).where(where).order_by(Session.last_used_at.desc(), Session.id),
+        limit=limit,
+        offset=offset,
     )
-    return list(rows), int(total or 0)
 
 
 async def revoke_session(

@@ -12,17 +12,18 @@ import asyncpg
 from starlette.applications import Starlette
 
 from anime_common import AppContext, Database, Migrations, create_read_pool, create_service_app
-from anime_library import service
 from anime_library.catalog_client import CatalogClient
-from anime_library.jobs import JobKind, JobRunner
+from anime_library.favorites import service as favorites
+from anime_library.favorites.repository import FavoriteRow
+from anime_library.jobs.runner import JobKind, JobRunner
 from anime_library.metrics import sample_job_queue
-from anime_library.repository import FavoriteRow, ProgressRow
 from anime_library.routes import routes
-from anime_library.service import FavoritePair
 from anime_library.settings import LibrarySettings
 from anime_library.state import LibraryState
-from anime_library.view_repository import ViewRow
-from anime_library.view_service import view_writer
+from anime_library.views.repository import ViewRow
+from anime_library.views.service import view_writer
+from anime_library.watch import service as watch
+from anime_library.watch.repository import ProgressRow
 
 # How stale the job queue's metrics may be (one cheap count over library.jobs each time).
 METRICS_SAMPLE_SECONDS = 5.0
@@ -35,10 +36,10 @@ logger = logging.getLogger("anime_library.app")
 def job_kinds(settings: LibrarySettings) -> Sequence[JobKind]:
     """Every job the library runs, by the name stored with it (any replica runs any job)."""
     return (
-        JobKind("favorite-add", service.write_favorites, FavoriteRow),
-        JobKind("favorite-remove", service.remove_favorites, FavoritePair),
-        JobKind("favorite-remove-nothing", service.remove_nothing),
-        JobKind("watch-progress", service.write_progress, ProgressRow),
+        JobKind("favorite-add", favorites.write_favorites, FavoriteRow),
+        JobKind("favorite-remove", favorites.remove_favorites, favorites.FavoritePair),
+        JobKind("favorite-remove-nothing", favorites.remove_nothing),
+        JobKind("watch-progress", watch.write_progress, ProgressRow),
         JobKind("view", view_writer(settings.VIEW_DEDUPE_SECONDS), ViewRow),
     )
 

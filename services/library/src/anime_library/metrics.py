@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from anime_library.job_repository import QueueCounts
-from anime_library.jobs import JobRunner
+from anime_library.jobs.repository import QueueCounts
+from anime_library.jobs.runner import JobRunner
 
 logger = logging.getLogger("anime_library.metrics")
 

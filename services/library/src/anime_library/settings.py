@@ -49,9 +49,9 @@ class LibrarySettings(CommonSettings):
     # hand gets this long to commit; queued jobs stay for the next process.
     JOB_DRAIN_SECONDS: float = Field(default=8.0, ge=0)
 
-    # Collections (collection_service.py): bounds per user and per collection. At
+    # Collections (collections/service.py): bounds per user and per collection. At
     # most 500 items keeps a collection's titles one catalog batch call.
     COLLECTION_MAX_ITEMS: int = Field(default=500, ge=1, le=500)
     COLLECTIONS_PER_USER: int = Field(default=200, ge=1)
-    # Views (view_service.py): a user's view of an anime/episode counts once per window.
+    # Views (views/service.py): a user's view of an anime/episode counts once per window.
     VIEW_DEDUPE_SECONDS: float = Field(default=3600.0, ge=0)

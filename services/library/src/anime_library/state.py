@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from anime_common import Database, ReadPool, current_principal, principal_user_id, service_state
 from anime_library.catalog_client import CatalogClient
-from anime_library.jobs import JobRunner
+from anime_library.jobs.runner import JobRunner
 from anime_library.settings import LibrarySettings
 
 # Reads need a valid token; every write needs this permission (API.md, Library).

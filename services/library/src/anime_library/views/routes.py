@@ -1,4 +1,4 @@
-"""Routes of views (rules in `view_service`): recording is a job, the counts are public."""
+"""Routes of views (rules in `views.service`): recording is a job, the counts are public."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from anime_common import (
     parse_query,
     requires,
 )
-from anime_library import view_service as service
-from anime_library.schemas import (
+from anime_library.state import WRITE, get_state, user_of
+from anime_library.views import service
+from anime_library.views.schemas import (
     ViewAccepted,
     ViewIn,
     ViewOut,
@@ -23,7 +24,6 @@ from anime_library.schemas import (
     ViewStatsOut,
     ViewStatsQuery,
 )
-from anime_library.state import WRITE, get_state, user_of
 
 TAGS = ("views",)
 
@@ -39,17 +39,13 @@ TAGS = ("views",)
 @requires(WRITE)
 async def record_view(request: Request) -> Response:
     body = await parse_body(request, ViewIn)
-    row, job = await service.record_view(
+    accepted = await service.record_view(
         state=get_state(request),
         user_id=user_of(request),
         data=body,
         window_seconds=get_state(request).settings.VIEW_DEDUPE_SECONDS,
     )
-    return JSONResponse(
-        {"anime_id": row.anime_id, "episode": row.episode, "viewed_at": row.viewed_at,
-         "job": job.to_dict()},
-        status_code=202,
-    )  # fmt: skip
+    return JSONResponse(accepted, status_code=202)
 
 
 @document(

@@ -1,4 +1,4 @@
-"""All SQL of views (the rules are in `view_service`).
+"""All SQL of views (the rules are in `views.service`).
 
 A batch of views is one statement: the marks decide which views count (the
 last count of that user, anime and episode older than the window), the counted
@@ -18,7 +18,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_library.sql import as_uuid, fetch_page
+from anime_common import as_uuid, fetch_page
 
 # Episode 0 in a mark stands for "no episode given" (primary keys have no NULL).
 NO_EPISODE = 0

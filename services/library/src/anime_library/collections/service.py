@@ -12,6 +12,9 @@ shows it at once and a name conflict must be a 409, not a failed job.
   another user's public one may be read, never changed (404 on writes too:
   a 403 would log the frontend out).
 - Anime are checked with the catalog before anything is written (404).
+
+Writes take the session of the route's transaction and never commit; the
+route reads the collection back (`collection_detail`) once it is committed.
 """
 
 from __future__ import annotations
@@ -21,13 +24,26 @@ import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import ConflictError, NotFoundError, ValidationError, parse_path_id
-from anime_library import collection_repository as repository
-from anime_library.collection_repository import CollectionRow, ItemRow
-from anime_library.schemas import CollectionIn, CollectionPatch
-from anime_library.service import anime_id_for_reading, utc_now, with_anime
+from anime_library.anime import (
+    AnimeSummary,
+    anime_id_for_reading,
+    anime_summary,
+    utc_now,
+    with_anime,
+)
+from anime_library.collections import repository
+from anime_library.collections.repository import CollectionRow, ItemRow
+from anime_library.collections.schemas import (
+    CollectionDetailOut,
+    CollectionIn,
+    CollectionItemOut,
+    CollectionOut,
+    CollectionPatch,
+)
 from anime_library.state import LibraryState
 
 _RESOLVE_CONCURRENCY = 4
@@ -67,24 +83,26 @@ async def _check_owned(
 # --- rendering --------------------------------------------------------------------------
 
 
-def collection_dict(row: CollectionRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "user_id": row.user_id,
-        "name": row.name,
-        "description": row.description,
-        "is_public": row.is_public,
-        "items_count": row.items_count,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
+def collection_out(row: CollectionRow) -> CollectionOut:
+    return CollectionOut(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        description=row.description,
+        is_public=row.is_public,
+        items_count=row.items_count,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
-def _item_fields(item: ItemRow) -> dict[str, Any]:
-    return {"anime_id": item.anime_id, "added_at": item.added_at}
+def _item_out(item: ItemRow, anime: AnimeSummary) -> CollectionItemOut:
+    return CollectionItemOut(anime_id=item.anime_id, added_at=item.added_at, anime=anime)
 
 
-async def _read_detail(*, state: LibraryState, collection_id: uuid.UUID) -> dict[str, Any]:
+async def collection_detail(
+    *, state: LibraryState, collection_id: uuid.UUID
+) -> CollectionDetailOut:
     """A collection with its items, as committed (after a write)."""
     async with state.reader.acquire() as connection:
         row = await repository.get_collection(connection=connection, collection_id=collection_id)
@@ -96,9 +114,9 @@ async def _read_detail(*, state: LibraryState, collection_id: uuid.UUID) -> dict
 
 async def _detail(
     *, state: LibraryState, row: CollectionRow, items: Sequence[ItemRow]
-) -> dict[str, Any]:
-    items_out = await with_anime(state=state, rows=items, fields=_item_fields)
-    return {**collection_dict(row), "items": items_out}
+) -> CollectionDetailOut:
+    items_out = await with_anime(state=state, rows=items, render=_item_out)
+    return CollectionDetailOut(**collection_out(row).model_dump(), items=items_out)
 
 
 # --- anime -------------------------------------------------------------------------------
@@ -142,7 +160,7 @@ async def _resolve_one(
 
 async def list_collections(
     *, state: LibraryState, viewer: uuid.UUID, owner: uuid.UUID | None, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[CollectionOut], int]:
     """The viewer's own collections, or another user's public ones."""
     user_id = owner or viewer
     async with state.reader.acquire() as connection:
@@ -153,10 +171,12 @@ async def list_collections(
             limit=limit,
             offset=offset,
         )
-    return [collection_dict(row) for row in rows], total
+    return [collection_out(row) for row in rows], total
 
 
-async def get_collection(*, state: LibraryState, viewer: uuid.UUID, raw_id: str) -> dict[str, Any]:
+async def get_collection(
+    *, state: LibraryState, viewer: uuid.UUID, raw_id: str
+) -> CollectionDetailOut:
     collection_id = parse_path_id(raw_id, what="Collection")
     async with state.reader.acquire() as connection:
         row = _visible(
@@ -169,7 +189,7 @@ async def get_collection(*, state: LibraryState, viewer: uuid.UUID, raw_id: str)
 
 async def list_items(
     *, state: LibraryState, viewer: uuid.UUID, raw_id: str, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[CollectionItemOut], int]:
     collection_id = parse_path_id(raw_id, what="Collection")
     async with state.reader.acquire() as connection:
         row = _visible(
@@ -179,15 +199,21 @@ async def list_items(
         items = await repository.list_items(
             connection=connection, collection_id=collection_id, limit=limit, offset=offset
         )
-    return await with_anime(state=state, rows=items, fields=_item_fields), row.items_count
+    return await with_anime(state=state, rows=items, render=_item_out), row.items_count
 
 
 # --- writes ----------------------------------------------------------------------------------
 
 
 async def create_collection(
-    *, state: LibraryState, limits: CollectionLimits, user_id: uuid.UUID, data: CollectionIn
-) -> dict[str, Any]:
+    *,
+    session: AsyncSession,
+    state: LibraryState,
+    limits: CollectionLimits,
+    user_id: uuid.UUID,
+    data: CollectionIn,
+) -> uuid.UUID:
+    """Create it (with its anime, checked first); the new collection's id."""
     # Checked before the catalog is asked; resolving can only merge references.
     if len(set(data.anime_ids)) > limits.max_items:
         raise ValidationError.for_field(
@@ -195,112 +221,99 @@ async def create_collection(
         )
     anime_ids = await _resolve_all(state=state, references=data.anime_ids)
     collection_id, at = uuid.uuid4(), utc_now()
-    async with state.database.transaction() as session:
-        await repository.lock_user(session=session, user_id=user_id)
-        if await repository.count_collections(session=session, user_id=user_id) >= limits.per_user:
-            raise ValidationError.for_field(
-                "name", f"a user has at most {limits.per_user} collections"
-            )
-        created = await repository.insert_collection(
-            session=session,
-            collection_id=collection_id,
-            user_id=user_id,
-            name=data.name,
-            description=data.description,
-            is_public=data.is_public,
-            at=at,
-        )
-        if not created:
-            raise ConflictError("You already have a collection with this name")
-        await repository.add_items(
-            session=session, collection_id=collection_id, anime_ids=anime_ids, at=at
-        )
-    return await _read_detail(state=state, collection_id=collection_id)
+    await repository.lock_user(session=session, user_id=user_id)
+    if await repository.count_collections(session=session, user_id=user_id) >= limits.per_user:
+        raise ValidationError.for_field("name", f"a user has at most {limits.per_user} collections")
+    created = await repository.insert_collection(
+        session=session,
+        collection_id=collection_id,
+        user_id=user_id,
+        name=data.name,
+        description=data.description,
+        is_public=data.is_public,
+        at=at,
+    )
+    if not created:
+        raise ConflictError("You already have a collection with this name")
+    await repository.add_items(
+        session=session, collection_id=collection_id, anime_ids=anime_ids, at=at
+    )
+    return collection_id
 
 
 async def update_collection(
-    *, state: LibraryState, user_id: uuid.UUID, raw_id: str, data: CollectionPatch
-) -> dict[str, Any]:
+    *, session: AsyncSession, user_id: uuid.UUID, raw_id: str, data: CollectionPatch
+) -> uuid.UUID:
+    """Change the fields given; the collection's id."""
     collection_id = parse_path_id(raw_id, what="Collection")
     for column in ("name", "is_public"):
         if column in data.model_fields_set and getattr(data, column) is None:
             raise ValidationError.for_field(column, "must not be null")
-    async with state.database.transaction() as session:
-        _owned(
-            await repository.lock_collection(session=session, collection_id=collection_id), user_id
-        )
-        updated = await repository.update_collection(
-            session=session,
-            collection_id=collection_id,
-            at=utc_now(),
-            name=data.name,
-            description=data.description,
-            set_description="description" in data.model_fields_set,
-            is_public=data.is_public,
-        )
-        if not updated:
-            raise ConflictError("You already have a collection with this name")
-    return await _read_detail(state=state, collection_id=collection_id)
+    _owned(await repository.lock_collection(session=session, collection_id=collection_id), user_id)
+    updated = await repository.update_collection(
+        session=session,
+        collection_id=collection_id,
+        at=utc_now(),
+        name=data.name,
+        description=data.description,
+        set_description="description" in data.model_fields_set,
+        is_public=data.is_public,
+    )
+    if not updated:
+        raise ConflictError("You already have a collection with this name")
+    return collection_id
 
 
-async def delete_collection(*, state: LibraryState, user_id: uuid.UUID, raw_id: str) -> None:
+async def delete_collection(*, session: AsyncSession, user_id: uuid.UUID, raw_id: str) -> None:
     collection_id = parse_path_id(raw_id, what="Collection")
-    async with state.database.transaction() as session:
-        _owned(
-            await repository.lock_collection(session=session, collection_id=collection_id), user_id
-        )
-        await repository.delete_collection(session=session, collection_id=collection_id)
+    _owned(await repository.lock_collection(session=session, collection_id=collection_id), user_id)
+    await repository.delete_collection(session=session, collection_id=collection_id)
 
 
 async def add_item(
     *,
+    session: AsyncSession,
     state: LibraryState,
     limits: CollectionLimits,
     user_id: uuid.UUID,
     raw_id: str,
     reference: str,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[CollectionItemOut, bool]:
     """Add an anime; `(item, True)` when added, `(item, False)` when it was there already."""
     collection_id = parse_path_id(raw_id, what="Collection")
     await _check_owned(state=state, collection_id=collection_id, user_id=user_id)
     anime = await state.catalog.resolve(reference)
-    async with state.database.transaction() as session:
-        row = _owned(
-            await repository.lock_collection(session=session, collection_id=collection_id), user_id
-        )
-        item = await repository.get_item(
-            session=session, collection_id=collection_id, anime_id=anime.id
-        )
-        created = item is None
-        if item is None:
-            if row.items_count >= limits.max_items:
-                raise ValidationError.for_field(
-                    "anime_id", f"this collection already holds {limits.max_items} anime"
-                )
-            at = utc_now()
-            await repository.add_items(
-                session=session, collection_id=collection_id, anime_ids=[anime.id], at=at
+    row = _owned(
+        await repository.lock_collection(session=session, collection_id=collection_id), user_id
+    )
+    item = await repository.get_item(
+        session=session, collection_id=collection_id, anime_id=anime.id
+    )
+    created = item is None
+    if item is None:
+        if row.items_count >= limits.max_items:
+            raise ValidationError.for_field(
+                "anime_id", f"this collection already holds {limits.max_items} anime"
             )
-            await repository.update_collection(session=session, collection_id=collection_id, at=at)
-            item = ItemRow(anime_id=anime.id, added_at=at)
-    return {**_item_fields(item), "anime": anime.summary()}, created
+        at = utc_now()
+        await repository.add_items(
+            session=session, collection_id=collection_id, anime_ids=[anime.id], at=at
+        )
+        await repository.update_collection(session=session, collection_id=collection_id, at=at)
+        item = ItemRow(anime_id=anime.id, added_at=at)
+    return _item_out(item, anime_summary(anime, anime.id)), created
 
 
 async def remove_item(
-    *, state: LibraryState, user_id: uuid.UUID, raw_id: str, reference: str
+    *, session: AsyncSession, state: LibraryState, user_id: uuid.UUID, raw_id: str, reference: str
 ) -> None:
     collection_id = parse_path_id(raw_id, what="Collection")
     await _check_owned(state=state, collection_id=collection_id, user_id=user_id)
     anime_id = await anime_id_for_reading(state=state, reference=reference)
-    async with state.database.transaction() as session:
-        _owned(
-            await repository.lock_collection(session=session, collection_id=collection_id), user_id
-        )
-        removed = anime_id is not None and await repository.remove_item(
-            session=session, collection_id=collection_id, anime_id=anime_id
-        )
-        if not removed:
-            raise NotFoundError("This anime is not in the collection")
-        await repository.update_collection(
-            session=session, collection_id=collection_id, at=utc_now()
-        )
+    _owned(await repository.lock_collection(session=session, collection_id=collection_id), user_id)
+    removed = anime_id is not None and await repository.remove_item(
+        session=session, collection_id=collection_id, anime_id=anime_id
+    )
+    if not removed:
+        raise NotFoundError("This anime is not in the collection")
+    await repository.update_collection(session=session, collection_id=collection_id, at=utc_now())

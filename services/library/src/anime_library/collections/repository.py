@@ -1,6 +1,6 @@
-"""All SQL of collections (the rules are in `collection_service`).
+"""All SQL of collections (the rules are in `collections.service`).
 
-Reads run on the asyncpg read pool (`$n` parameters, see `anime_library.sql`);
+Reads run on the asyncpg read pool (`$n` parameters, see `anime_common.fetch_page`);
 writes, and the reads a write makes under its locks, in the write's session.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_library.sql import as_uuid, fetch_page
+from anime_common import as_uuid, fetch_page
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,8 +66,8 @@ from anime_common import (
     is_database_unavailable,
     iter_causes,
 )
-from anime_library import job_repository as repository
-from anime_library.job_repository import ClaimedJob, JobRow, NewJob, QueueCounts
+from anime_library.jobs import repository
+from anime_library.jobs.repository import ClaimedJob, JobRow, NewJob, QueueCounts
 
 logger = logging.getLogger("anime_library.jobs")
 
@@ -180,17 +180,6 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-
-    def to_dict(self) -> dict[str, Any]:
-        """API.md's Job."""
-        return {
-            "id": self.id,
-            "key": self.key,
-            "status": self.status.value,
-            "error": self.error,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-        }
 
 
 def job_from_row(row: JobRow, payload: Any = None) -> Job:

@@ -1,4 +1,10 @@
-"""Routes of collections (rules in `collection_service`): synchronous writes, 201 on create."""
+"""Routes of collections (rules in `collections.service`): synchronous writes, 201 on create.
+
+A write's transaction is the route's: the service writes in its session, the
+commit comes when the block ends, and the answer is read back after it. The
+session takes a connection at its first statement, so the catalog calls a
+service makes before that hold none.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +21,8 @@ from anime_common import (
     parse_query,
     requires,
 )
-from anime_library import collection_service as service
-from anime_library.collection_service import CollectionLimits
-from anime_library.schemas import (
+from anime_library.collections import service
+from anime_library.collections.schemas import (
     CollectionDetailOut,
     CollectionIn,
     CollectionItemIn,
@@ -26,6 +31,7 @@ from anime_library.schemas import (
     CollectionPatch,
     CollectionsQuery,
 )
+from anime_library.collections.service import CollectionLimits
 from anime_library.state import WRITE, get_state, user_of
 
 TAGS = ("collections",)
@@ -68,9 +74,13 @@ async def list_collections(request: Request) -> Response:
 @requires(WRITE)
 async def create_collection(request: Request) -> Response:
     body = await parse_body(request, CollectionIn)
-    created = await service.create_collection(
-        state=get_state(request), limits=_limits(request), user_id=user_of(request), data=body
-    )
+    state = get_state(request)
+    async with state.database.transaction() as session:
+        collection_id = await service.create_collection(
+            session=session, state=state, limits=_limits(request), user_id=user_of(request),
+            data=body,
+        )  # fmt: skip
+    created = await service.collection_detail(state=state, collection_id=collection_id)
     return JSONResponse(created, status_code=201)
 
 
@@ -98,21 +108,21 @@ async def get_collection(request: Request) -> Response:
 @requires(WRITE)
 async def update_collection(request: Request) -> Response:
     body = await parse_body(request, CollectionPatch)
-    updated = await service.update_collection(
-        state=get_state(request),
-        user_id=user_of(request),
-        raw_id=request.path_params["id"],
-        data=body,
-    )
-    return JSONResponse(updated)
+    state = get_state(request)
+    async with state.database.transaction() as session:
+        collection_id = await service.update_collection(
+            session=session, user_id=user_of(request), raw_id=request.path_params["id"], data=body
+        )
+    return JSONResponse(await service.collection_detail(state=state, collection_id=collection_id))
 
 
 @document("Delete one of the caller's collections", status_code=204, errors=[404], tags=TAGS)
 @requires(WRITE)
 async def delete_collection(request: Request) -> Response:
-    await service.delete_collection(
-        state=get_state(request), user_id=user_of(request), raw_id=request.path_params["id"]
-    )
+    async with get_state(request).database.transaction() as session:
+        await service.delete_collection(
+            session=session, user_id=user_of(request), raw_id=request.path_params["id"]
+        )
     return Response(status_code=204)
 
 
@@ -148,13 +158,16 @@ async def list_items(request: Request) -> Response:
 @requires(WRITE)
 async def add_item(request: Request) -> Response:
     body = await parse_body(request, CollectionItemIn)
-    item, created = await service.add_item(
-        state=get_state(request),
-        limits=_limits(request),
-        user_id=user_of(request),
-        raw_id=request.path_params["id"],
-        reference=body.anime_id,
-    )
+    state = get_state(request)
+    async with state.database.transaction() as session:
+        item, created = await service.add_item(
+            session=session,
+            state=state,
+            limits=_limits(request),
+            user_id=user_of(request),
+            raw_id=request.path_params["id"],
+            reference=body.anime_id,
+        )
     return JSONResponse(item, status_code=201 if created else 200)
 
 
@@ -166,12 +179,15 @@ async def add_item(request: Request) -> Response:
 )
 @requires(WRITE)
 async def remove_item(request: Request) -> Response:
-    await service.remove_item(
-        state=get_state(request),
-        user_id=user_of(request),
-        raw_id=request.path_params["id"],
-        reference=request.path_params["anime_id"],
-    )
+    state = get_state(request)
+    async with state.database.transaction() as session:
+        await service.remove_item(
+            session=session,
+            state=state,
+            user_id=user_of(request),
+            raw_id=request.path_params["id"],
+            reference=request.path_params["anime_id"],
+        )
     return Response(status_code=204)
 
 

@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_library import view_repository as repository
-from anime_library.jobs import Handler, Job, Work
-from anime_library.schemas import ViewIn
-from anime_library.service import anime_with_episode, utc_now, with_anime
+from anime_library.anime import AnimeSummary, anime_with_episode, utc_now, with_anime
+from anime_library.jobs.runner import Handler, Work
+from anime_library.jobs.schemas import JobOut
 from anime_library.state import LibraryState
-from anime_library.view_repository import NO_EPISODE, ViewRow
+from anime_library.views import repository
+from anime_library.views.repository import NO_EPISODE, ViewRow
+from anime_library.views.schemas import ViewAccepted, ViewIn, ViewOut, ViewStatsOut
 
 # "Last 7 days" is today (UTC) and the six days before it.
 STATS_DAYS = 7
@@ -41,38 +42,36 @@ def view_writer(window_seconds: float) -> Handler:
 
 async def record_view(
     *, state: LibraryState, user_id: uuid.UUID, data: ViewIn, window_seconds: float
-) -> tuple[ViewRow, Job]:
+) -> ViewAccepted:
     anime = await anime_with_episode(state=state, reference=data.anime_id, episode=data.episode)
     row = ViewRow(user_id=user_id, anime_id=anime.id, episode=data.episode, viewed_at=utc_now())
     key = f"view:{user_id}:{anime.id}:{data.episode or NO_EPISODE}"
     job = await state.runner.submit(
         key, Work(view_writer(window_seconds), row), owner=user_id, replace=True
     )
-    return row, job
+    return ViewAccepted(
+        anime_id=row.anime_id, episode=row.episode, viewed_at=row.viewed_at, job=JobOut.of(job)
+    )
 
 
 async def recent_views(
     *, state: LibraryState, user_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[ViewOut], int]:
     async with state.reader.acquire() as connection:
         rows, total = await repository.recent_views(
             connection=connection, user_id=user_id, limit=limit, offset=offset
         )
-    return await with_anime(
-        state=state,
-        rows=rows,
-        fields=lambda row: {
-            "anime_id": row.anime_id,
-            "episode": row.episode,
-            "viewed_at": row.viewed_at,
-        },
-    ), total
+    return await with_anime(state=state, rows=rows, render=_view_out), total
 
 
-async def view_stats(*, state: LibraryState, reference: str) -> dict[str, Any]:
+def _view_out(row: ViewRow, anime: AnimeSummary) -> ViewOut:
+    return ViewOut(anime_id=row.anime_id, episode=row.episode, viewed_at=row.viewed_at, anime=anime)
+
+
+async def view_stats(*, state: LibraryState, reference: str) -> ViewStatsOut:
     """Public counts of an anime known to the catalog (404 otherwise)."""
     anime = await state.catalog.resolve(reference)
     since = utc_now().date() - datetime.timedelta(days=STATS_DAYS - 1)
     async with state.reader.acquire() as connection:
         counts = await repository.view_counts(connection=connection, anime_id=anime.id, since=since)
-    return {"anime_id": anime.id, "total": counts.total, "last_7_days": counts.last_7_days}
+    return ViewStatsOut(anime_id=anime.id, total=counts.total, last_7_days=counts.last_7_days)

@@ -1,4 +1,4 @@
-"""All SQL of the durable job queue, `library.jobs` (the runner's rules are in `jobs.py`).
+"""All SQL of the durable job queue, `library.jobs` (the runner's rules are in `runner.py`).
 
 Submits, claims, leases and pruning are single autocommit statements on a
 plain asyncpg pool (the hot paths: PERF_NOTES.md). A job's outcome is written
@@ -17,7 +17,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anime_library.sql import as_uuid
+from anime_common import as_uuid
 
 OPEN = ("queued", "running")
 # The channel the migration's trigger notifies on every submitting statement.

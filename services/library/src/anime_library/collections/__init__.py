@@ -1,0 +1,1 @@
+"""Collections: a user's named lists of anime, written synchronously."""

@@ -1,0 +1,1 @@
+"""Favorites: the anime a user marked, written by jobs."""

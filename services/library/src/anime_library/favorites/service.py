@@ -1,0 +1,161 @@
+"""The rules of favorites: what is checked before a change is queued, and what its job writes.
+
+Requests never write: they validate (the anime through the catalog), submit a
+job (committed to library.jobs before the answer) and answer 202. The job
+handlers below are the only writers, each in the runner's transaction; any
+replica may run them, and a job may run twice (its worker died), so every
+handler is an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anime_common import HIANIME_ID, NotFoundError
+from anime_library.anime import AnimeSummary, anime_id_for_reading, utc_now, with_anime
+from anime_library.favorites import repository
+from anime_library.favorites.repository import FavoriteRow
+from anime_library.favorites.schemas import FavoriteAccepted, FavoriteOut
+from anime_library.jobs.runner import JobStatus, Work, job_from_row
+from anime_library.jobs.schemas import JobAccepted, JobOut
+from anime_library.state import LibraryState
+
+# Favorite ids are derived from (user, anime): two identical requests, two
+# replicas or a re-add after a removal all name the same favorite.
+_FAVORITE_NAMESPACE = uuid.UUID("6f1c2a4e-9a43-4c55-8f0e-1d3c5b7a9e21")
+
+
+def favorite_id(*, user_id: uuid.UUID, anime_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(_FAVORITE_NAMESPACE, f"{user_id}:{anime_id}")
+
+
+# --- job handlers: the only writers -----------------------------------------------------
+
+
+async def write_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    await repository.insert_favorites(session=session, rows=payloads)
+
+
+@dataclass(frozen=True, slots=True)
+class FavoritePair:
+    """The payload of a removal: which favorite goes."""
+
+    user_id: uuid.UUID
+    anime_id: uuid.UUID
+
+
+async def remove_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    pairs: Sequence[FavoritePair] = payloads
+    await repository.delete_favorites(
+        session=session, pairs=[(pair.user_id, pair.anime_id) for pair in pairs]
+    )
+
+
+async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    """The job of a removal that matched no anime: succeeds, writes nothing (API.md: 202)."""
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+def _favorite_lane(user_id: uuid.UUID, anime_id: uuid.UUID | str) -> str:
+    # Add and remove of one favorite share a lane, so they land in the order sent.
+    return f"favorite:{user_id}:{anime_id}"
+
+
+async def add_favorite(
+    *, state: LibraryState, user_id: uuid.UUID, reference: str
+) -> FavoriteAccepted:
+    """Check the anime, then queue the insert; an existing favorite keeps its id and date.
+
+    A second add while one is open (from any replica) answers that job and the
+    row it will write.
+    """
+    anime = await state.catalog.resolve(reference)
+    row = FavoriteRow(
+        id=favorite_id(user_id=user_id, anime_id=anime.id),
+        user_id=user_id,
+        anime_id=anime.id,
+        created_at=utc_now(),
+    )
+    key = f"favorite:add:{user_id}:{anime.id}"
+    async with state.reader.acquire() as connection:
+        # A stored favorite whose removal is still open is about to go: a new add,
+        # run after the removal (their lane), writes it again.
+        stored, added = await repository.favorite_to_keep(
+            connection=connection,
+            user_id=user_id,
+            anime_id=anime.id,
+            add_key=key,
+            removal_key=f"favorite:remove:{user_id}:{anime.id}",
+        )
+    if stored is not None and added is not None and added.status != JobStatus.FAILED:
+        # Written (or being written) by that job: it is the answer, from any replica.
+        return _accepted(stored, JobOut.of(job_from_row(added)))
+    job = await state.runner.submit(
+        key,
+        Work(write_favorites, stored or row, lane=_favorite_lane(user_id, anime.id)),
+        owner=user_id,
+    )
+    return _accepted(job.payload, JobOut.of(job))
+
+
+def _accepted(row: FavoriteRow, job: JobOut) -> FavoriteAccepted:
+    return FavoriteAccepted(id=row.id, anime_id=row.anime_id, created_at=row.created_at, job=job)
+
+
+async def remove_favorite(
+    *, state: LibraryState, user_id: uuid.UUID, reference: str
+) -> JobAccepted:
+    """Queue the removal of a favorite named by its id, its anime's id or HiAnime id."""
+    anime_id: uuid.UUID | None = None
+    try:
+        given = uuid.UUID(reference)
+    except ValueError:
+        given = None
+    if given is not None:
+        async with state.reader.acquire() as connection:
+            # Stored, or still to be written by an open add.
+            anime_id = await repository.favorite_anime_id(
+                connection=connection, user_id=user_id, favorite_id=given
+            )
+        anime_id = anime_id or given
+    elif HIANIME_ID.fullmatch(reference):
+        try:
+            anime_id = (await state.catalog.resolve(reference)).id
+        except NotFoundError:
+            anime_id = None
+    target: uuid.UUID | str = anime_id or reference
+    lane = _favorite_lane(user_id, target)
+    work = (
+        Work(remove_favorites, FavoritePair(user_id=user_id, anime_id=anime_id), lane=lane)
+        if anime_id is not None
+        else Work(remove_nothing, None, lane=lane)
+    )
+    job = await state.runner.submit(f"favorite:remove:{user_id}:{target}", work, owner=user_id)
+    return JobAccepted(job=JobOut.of(job))
+
+
+async def list_favorites(
+    *, state: LibraryState, user_id: uuid.UUID, reference: str | None, limit: int, offset: int
+) -> tuple[list[FavoriteOut], int]:
+    """A page of the user's favorites; with `reference`, the favorite of that anime (0 or 1)."""
+    anime_id: uuid.UUID | None = None
+    if reference is not None:
+        anime_id = await anime_id_for_reading(state=state, reference=reference)
+        if anime_id is None:
+            return [], 0
+    async with state.reader.acquire() as connection:
+        rows, total = await repository.list_favorites(
+            connection=connection, user_id=user_id, anime_id=anime_id, limit=limit, offset=offset
+        )
+    return await with_anime(state=state, rows=rows, render=_favorite_out), total
+
+
+def _favorite_out(row: FavoriteRow, anime: AnimeSummary) -> FavoriteOut:
+    return FavoriteOut(id=row.id, anime_id=row.anime_id, created_at=row.created_at, anime=anime)

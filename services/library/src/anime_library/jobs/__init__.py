@@ -1,0 +1,1 @@
+"""Durable jobs: the runner every write of favorites, progress and views goes through."""

@@ -1,0 +1,1 @@
+"""Views: who watched what, counted once per window, and the public counts."""
