@@ -7,7 +7,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anime_catalog import service
-from anime_catalog.internal import internal_routes
 from anime_catalog.schemas import (
     AnimeListQuery,
     AnimeOut,
@@ -110,5 +109,4 @@ routes: list[BaseRoute] = [
     Route("/releases/{id}", get_release, methods=["GET"]),
     Route("/episodes", list_episodes, methods=["GET"]),
     Route("/search/anime", search_anime, methods=["GET"]),
-    *internal_routes,
 ]
