@@ -57,7 +57,7 @@ from anime_common._parsing import (
     validate,
 )
 from anime_common._request_id import REQUEST_ID_HEADER, current_request_id
-from anime_common._responses import JSONResponse, dumps, list_response
+from anime_common._responses import JSONResponse, RowOut, dumps, list_response
 from anime_common._revocation import RevocationPoller
 from anime_common._security import (
     INTERNAL_PERMISSION,
@@ -112,6 +112,7 @@ __all__ = [
     "ReadPool",
     "RevocationCheck",
     "RevocationPoller",
+    "RowOut",
     "ServiceLifespan",
     "ServiceUnavailableError",
     "SettingsError",

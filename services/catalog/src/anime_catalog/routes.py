@@ -38,13 +38,14 @@ TAGS = ("catalog",)
 async def list_anime(request: Request) -> Response:
     query = parse_query(request, AnimeListQuery)
     rows, total = await service.list_anime(state=get_state(request), query=query)
-    return conditional_response(request, list_response(request, rows, total=total, page=query))
+    items = [AnimeOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=query))
 
 
 @document("One anime", response=AnimeOut, errors=[404], tags=TAGS)
 async def get_anime(request: Request) -> Response:
     row = await service.get_anime(state=get_state(request), raw_id=request.path_params["id"])
-    return conditional_response(request, JSONResponse(row))
+    return conditional_response(request, JSONResponse(AnimeOut.from_row(row)))
 
 
 @document("Releases, of one anime when `anime_id` is given", query=ReleaseListQuery,
@@ -57,13 +58,14 @@ async def list_releases(request: Request) -> Response:
         limit=query.limit,
         offset=query.offset,
     )
-    return conditional_response(request, list_response(request, rows, total=total, page=query))
+    items = [ReleaseOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=query))
 
 
 @document("One release", response=ReleaseOut, errors=[404], tags=TAGS)
 async def get_release(request: Request) -> Response:
     row = await service.get_release(state=get_state(request), raw_id=request.path_params["id"])
-    return conditional_response(request, JSONResponse(row))
+    return conditional_response(request, JSONResponse(ReleaseOut.from_row(row)))
 
 
 @document(
@@ -87,7 +89,8 @@ async def list_episodes(request: Request) -> Response:
         if query.limit is not None
         else PageParams.model_construct(limit=max(len(rows), 1), offset=query.offset)
     )
-    return conditional_response(request, list_response(request, rows, total=total, page=page))
+    items = [EpisodeOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=page))
 
 
 @document(
@@ -99,7 +102,8 @@ async def list_episodes(request: Request) -> Response:
 async def search_anime(request: Request) -> Response:
     query = parse_query(request, SearchQuery)
     rows, total = await service.search(state=get_state(request), query=query)
-    return conditional_response(request, list_response(request, rows, total=total, page=query))
+    items = [AnimeOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=query))
 
 
 routes: list[BaseRoute] = [
