@@ -1,5 +1,5 @@
 """End-to-end fixtures live in anime_e2e.fixtures."""
 
-from anime_e2e.fixtures import api, demo_anime, gateway, seeded, stack
+from anime_e2e.fixtures import api, contract, demo_anime, gateway, seeded, stack
 
-__all__ = ["api", "demo_anime", "gateway", "seeded", "stack"]
+__all__ = ["api", "contract", "demo_anime", "gateway", "seeded", "stack"]

@@ -58,7 +58,7 @@ from anime_common._parsing import (
     validate,
 )
 from anime_common._request_id import REQUEST_ID_HEADER
-from anime_common._responses import JSONResponse, dumps, list_response
+from anime_common._responses import JSONResponse, RowOut, dumps, list_response
 from anime_common._revocation import RevocationPoller
 from anime_common._security import (
     INTERNAL_PERMISSION,
@@ -118,6 +118,7 @@ __all__ = [
     "RateLimitedError",
     "ReadPool",
     "RevocationPoller",
+    "RowOut",
     "ServiceClient",
     "ServiceLifespan",
     "ServiceUnavailableError",

@@ -50,11 +50,15 @@ def create_service_app(
     settings: CommonSettings,
     routes: Sequence[BaseRoute],
     migrations: Migrations | None,
+    internal_routes: Sequence[BaseRoute] = (),
     lifespan: ServiceLifespan | None = None,
     revocation: RevocationCheck | None = None,
     version: str = "0.1.0",
 ) -> Starlette:
     """Wire the common pieces around a service's routes; `migrations=None` means no database.
+
+    `internal_routes` are the service's `/internal` routes (its `internal.py`), which
+    only other services call: the gateway never routes them.
 
     Without a `revocation` of its own, a service other than auth polls auth's
     revoked sessions when `AUTH_SERVICE_URL` is set.
@@ -106,6 +110,7 @@ def create_service_app(
             # it without a token, and the gateway never routes /internal.
             Route(METRICS_PATH, metrics_endpoint, methods=["GET"], include_in_schema=False),
             *routes,
+            *internal_routes,
         ],
         middleware=[
             Middleware(RequestContextMiddleware),

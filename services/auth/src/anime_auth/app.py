@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from anime_auth import repository, service
+from anime_auth.internal import internal_routes
 from anime_auth.passwords import PasswordHasher
 from anime_auth.routes import routes
 from anime_auth.settings import AuthSettings
@@ -120,6 +121,7 @@ def create_app(settings: AuthSettings) -> Starlette:
         name="auth",
         settings=settings,
         routes=routes,
+        internal_routes=internal_routes,
         migrations=MIGRATIONS,
         lifespan=lifespan,
         revocation=check,

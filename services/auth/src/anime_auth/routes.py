@@ -10,7 +10,6 @@ from starlette.routing import BaseRoute, Route
 
 from anime_auth import service, sessions
 from anime_auth.schemas import (
-    AvatarRequest,
     CreateUserRequest,
     LoginRequest,
     LogoutRequest,
@@ -18,15 +17,12 @@ from anime_auth.schemas import (
     RefreshRequest,
     RegisteredOut,
     RegisterRequest,
-    RevocationsOut,
-    RevocationsQuery,
     SessionOut,
     TokensOut,
     UserOut,
 )
 from anime_auth.state import Client, get_state
 from anime_common import (
-    INTERNAL_PERMISSION,
     AppError,
     AuthError,
     JSONResponse,
@@ -284,42 +280,6 @@ async def get_user(request: Request) -> Response:
     return JSONResponse(user)
 
 
-# -- /internal (never routed by the gateway) --------------------------------------------
-
-
-@document(
-    "Set a user's avatar path (the media service, after an upload)",
-    body=AvatarRequest,
-    response=UserOut,
-    errors=[404],
-    tags=["internal"],
-)
-@requires(INTERNAL_PERMISSION)
-async def set_avatar(request: Request) -> Response:
-    data = await parse_body(request, AvatarRequest)
-    async with get_state(request).database.transaction() as session:
-        user = await service.set_avatar(
-            session=session, user_id=request.path_params["user_id"], avatar=data.avatar
-        )
-    return JSONResponse(user)
-
-
-@document(
-    "Sessions revoked since a cursor, while their access tokens may still be presented",
-    query=RevocationsQuery,
-    response=RevocationsOut,
-    tags=["internal"],
-)
-@requires(INTERNAL_PERMISSION)
-async def revocations(request: Request) -> Response:
-    query = parse_query(request, RevocationsQuery)
-    async with get_state(request).database.transaction() as session:
-        result = await sessions.revocations(
-            session=session, state=get_state(request), since=query.since
-        )
-    return JSONResponse(result)
-
-
 routes: list[BaseRoute] = [
     Route("/auth/register", register, methods=["POST"]),
     Route("/auth/login", login, methods=["POST"]),
@@ -331,6 +291,4 @@ routes: list[BaseRoute] = [
     Route("/users", list_users, methods=["GET"]),
     Route("/users", create_user, methods=["POST"]),
     Route("/users/{user_id}", get_user, methods=["GET"]),
-    Route("/internal/users/{user_id}/avatar", set_avatar, methods=["PUT"]),
-    Route("/internal/revocations", revocations, methods=["GET"]),
 ]

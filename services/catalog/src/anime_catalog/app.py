@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
+from anime_catalog.internal import internal_routes
 from anime_catalog.proxy_client import AnimeImporter, ProxyImporter
 from anime_catalog.routes import routes
 from anime_catalog.settings import CatalogSettings
@@ -37,5 +38,10 @@ def create_app(settings: CatalogSettings, *, importer: AnimeImporter | None = No
             await reader.close()
 
     return create_service_app(
-        name="catalog", settings=settings, routes=routes, migrations=MIGRATIONS, lifespan=lifespan
+        name="catalog",
+        settings=settings,
+        routes=routes,
+        internal_routes=internal_routes,
+        migrations=MIGRATIONS,
+        lifespan=lifespan,
     )

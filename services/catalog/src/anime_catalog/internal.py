@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,10 +21,11 @@ from anime_catalog.schemas import (
     HianimeEpisodeOut,
     IdsIn,
 )
-from anime_catalog.state import get_state
+from anime_catalog.state import CatalogState, get_state
 from anime_common import (
     HIANIME_ID,
     INTERNAL_PERMISSION,
+    ConflictError,
     JSONResponse,
     NotFoundError,
     document,
@@ -32,6 +34,17 @@ from anime_common import (
 )
 
 TAGS = ("internal",)
+
+
+async def _save(state: CatalogState, data: AnimeIn) -> tuple[AnimeOut, bool]:
+    """Upsert `data` in a transaction of its own; the anime as it is once committed."""
+    try:
+        async with state.database.transaction() as session:
+            anime_id, created = await service.upsert_anime(session=session, data=data)
+    except IntegrityError as exc:
+        # Its AniList and HiAnime ids (or its slug) belong to two different anime.
+        raise ConflictError("The anime's ids or slug belong to another anime") from exc
+    return AnimeOut.from_row(await service.saved_anime(state=state, anime_id=anime_id)), created
 
 
 @document(
@@ -46,8 +59,8 @@ TAGS = ("internal",)
 @requires(INTERNAL_PERMISSION)
 async def upsert_anime(request: Request) -> Response:
     data = await parse_body(request, AnimeIn)
-    row, created = await service.upsert_and_read(state=get_state(request), data=data)
-    return JSONResponse(row, status_code=201 if created else 200)
+    anime, created = await _save(get_state(request), data)
+    return JSONResponse(anime, status_code=201 if created else 200)
 
 
 @document(
@@ -59,7 +72,8 @@ async def upsert_anime(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def anime_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
-    return JSONResponse(await service.anime_by_ids(state=get_state(request), ids=body.ids))
+    rows = await service.anime_by_ids(state=get_state(request), ids=body.ids)
+    return JSONResponse([AnimeOut.from_row(row) for row in rows])
 
 
 @document(
@@ -71,13 +85,10 @@ async def anime_batch(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def anime_by_external_ids(request: Request) -> Response:
     body = await parse_body(request, ExternalIdsIn)
-    return JSONResponse(
-        await service.anime_by_external_ids(
-            state=get_state(request),
-            anilist_ids=body.anilist_ids,
-            mal_ids=body.mal_ids,
-        )
+    rows = await service.anime_by_external_ids(
+        state=get_state(request), anilist_ids=body.anilist_ids, mal_ids=body.mal_ids
     )
+    return JSONResponse([AnimeOut.from_row(row) for row in rows])
 
 
 @document(
@@ -89,7 +100,8 @@ async def anime_by_external_ids(request: Request) -> Response:
 @requires(INTERNAL_PERMISSION)
 async def episode_batch(request: Request) -> Response:
     body = await parse_body(request, IdsIn)
-    return JSONResponse(await service.episodes_by_ids(state=get_state(request), ids=body.ids))
+    rows = await service.episodes_by_ids(state=get_state(request), ids=body.ids)
+    return JSONResponse([EpisodeLookupOut.from_row(row) for row in rows])
 
 
 @document(
@@ -102,7 +114,7 @@ async def episode_batch(request: Request) -> Response:
 async def hianime_episode(request: Request) -> Response:
     raw_id = request.path_params["id"]
     value = await service.hianime_episode_id(state=get_state(request), raw_id=raw_id)
-    return JSONResponse({"episode_id": uuid.UUID(raw_id), "hianime_episode_id": value})
+    return JSONResponse(HianimeEpisodeOut(episode_id=uuid.UUID(raw_id), hianime_episode_id=value))
 
 
 @document(
@@ -113,12 +125,25 @@ async def hianime_episode(request: Request) -> Response:
 )
 @requires(INTERNAL_PERMISSION)
 async def resolve_hianime(request: Request) -> Response:
+    """Imported when still unknown: an in-process lock per id makes concurrent requests
+    wait for the first import instead of each fetching; the upsert's advisory lock and
+    `ON CONFLICT` cover other processes."""
+    state = get_state(request)
     hianime_id = request.path_params["hianime_id"]
     if not HIANIME_ID.fullmatch(hianime_id):
         raise NotFoundError("Anime not found")
-    return JSONResponse(
-        await service.resolve_hianime(state=get_state(request), hianime_id=hianime_id)
-    )
+    row = await service.known_hianime(state=state, hianime_id=hianime_id)
+    if row is not None:
+        return JSONResponse(AnimeOut.from_row(row))
+    async with state.import_locks.hold(hianime_id):
+        # The request this one waited for may have imported it.
+        row = await service.known_hianime(state=state, hianime_id=hianime_id)
+        if row is not None:
+            return JSONResponse(AnimeOut.from_row(row))
+        anime, _ = await _save(
+            state, await service.fetch_hianime(state=state, hianime_id=hianime_id)
+        )
+    return JSONResponse(anime)
 
 
 internal_routes: list[BaseRoute] = [

@@ -7,7 +7,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from anime_catalog import service
-from anime_catalog.internal import internal_routes
 from anime_catalog.schemas import (
     AnimeListQuery,
     AnimeOut,
@@ -39,13 +38,14 @@ TAGS = ("catalog",)
 async def list_anime(request: Request) -> Response:
     query = parse_query(request, AnimeListQuery)
     rows, total = await service.list_anime(state=get_state(request), query=query)
-    return conditional_response(request, list_response(request, rows, total=total, page=query))
+    items = [AnimeOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=query))
 
 
 @document("One anime", response=AnimeOut, errors=[404], tags=TAGS)
 async def get_anime(request: Request) -> Response:
     row = await service.get_anime(state=get_state(request), raw_id=request.path_params["id"])
-    return conditional_response(request, JSONResponse(row))
+    return conditional_response(request, JSONResponse(AnimeOut.from_row(row)))
 
 
 @document(
@@ -62,13 +62,14 @@ async def list_releases(request: Request) -> Response:
         limit=query.limit,
         offset=query.offset,
     )
-    return conditional_response(request, list_response(request, rows, total=total, page=query))
+    items = [ReleaseOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=query))
 
 
 @document("One release", response=ReleaseOut, errors=[404], tags=TAGS)
 async def get_release(request: Request) -> Response:
     row = await service.get_release(state=get_state(request), raw_id=request.path_params["id"])
-    return conditional_response(request, JSONResponse(row))
+    return conditional_response(request, JSONResponse(ReleaseOut.from_row(row)))
 
 
 @document(
@@ -92,7 +93,8 @@ async def list_episodes(request: Request) -> Response:
         if query.limit is not None
         else PageParams.model_construct(limit=max(len(rows), 1), offset=query.offset)
     )
-    return conditional_response(request, list_response(request, rows, total=total, page=page))
+    items = [EpisodeOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=page))
 
 
 @document(
@@ -104,7 +106,8 @@ async def list_episodes(request: Request) -> Response:
 async def search_anime(request: Request) -> Response:
     query = parse_query(request, SearchQuery)
     rows, total = await service.search(state=get_state(request), query=query)
-    return conditional_response(request, list_response(request, rows, total=total, page=query))
+    items = [AnimeOut.from_row(row) for row in rows]
+    return conditional_response(request, list_response(request, items, total=total, page=query))
 
 
 routes: list[BaseRoute] = [
@@ -114,5 +117,4 @@ routes: list[BaseRoute] = [
     Route("/releases/{id}", get_release, methods=["GET"]),
     Route("/episodes", list_episodes, methods=["GET"]),
     Route("/search/anime", search_anime, methods=["GET"]),
-    *internal_routes,
 ]

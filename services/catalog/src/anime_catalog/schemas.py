@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from anime_common import HIANIME_ID, PageParams
+from anime_common import HIANIME_ID, PageParams, RowOut
 
 AnimeKind = Literal["tv", "tv_short", "movie", "ova", "ona", "special", "music"]
 AnimeStatus = Literal["announced", "ongoing", "released"]
@@ -23,10 +23,10 @@ MAX_INT = 2_147_483_647
 MAX_SMALLINT = 32_767
 
 
-# --- responses (documentation; the hot paths render rows straight to JSON) ---
+# --- responses (rows of our own database: `RowOut.from_row`, not validated again) ---
 
 
-class AnimeOut(BaseModel):
+class AnimeOut(RowOut):
     id: uuid.UUID
     slug: str
     title: str
@@ -50,7 +50,7 @@ class AnimeOut(BaseModel):
     updated_at: datetime.datetime
 
 
-class ReleaseOut(BaseModel):
+class ReleaseOut(RowOut):
     id: uuid.UUID
     anime_id: uuid.UUID
     title: str
@@ -62,7 +62,7 @@ class ReleaseOut(BaseModel):
     created_at: datetime.datetime
 
 
-class EpisodeOut(BaseModel):
+class EpisodeOut(RowOut):
     id: uuid.UUID
     release_id: uuid.UUID
     number: int

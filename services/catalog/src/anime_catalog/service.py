@@ -1,8 +1,8 @@
 """The catalog's rules: paging totals, 404s, search, upserts and HiAnime resolution.
 
 Reads, search included, take a connection from the reader pool (plain
-asyncpg, autocommit: the hot path); writes take a session and never commit
-(`Database.transaction()` does, once).
+asyncpg, autocommit: the hot path); writes take the route's session and never
+commit (the route's `Database.transaction()` does, once).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_catalog import ranking, repository
@@ -22,7 +21,6 @@ from anime_catalog.schemas import AnimeIn, AnimeListQuery, SearchQuery
 from anime_catalog.search_text import search_key
 from anime_catalog.state import CatalogState
 from anime_common import (
-    ConflictError,
     NotFoundError,
     ServiceUnavailableError,
     iter_causes,
@@ -358,44 +356,31 @@ async def upsert_anime(*, session: AsyncSession, data: AnimeIn) -> tuple[uuid.UU
     return anime_id, created
 
 
-async def upsert_and_read(*, state: CatalogState, data: AnimeIn) -> tuple[Row, bool]:
-    try:
-        async with state.database.transaction() as session:
-            anime_id, created = await upsert_anime(session=session, data=data)
-    except IntegrityError as exc:
-        # Its AniList and HiAnime ids (or its slug) belong to two different anime.
-        raise ConflictError("The anime's ids or slug belong to another anime") from exc
+async def saved_anime(*, state: CatalogState, anime_id: uuid.UUID) -> Row:
+    """The anime a committed upsert wrote, as the reader pool now sees it.
+
+    The listing cache is cleared first: its totals and pages may no longer hold.
+    """
     state.listing.clear()
     async with state.reader.acquire() as connection:
         row = await repository.get_anime(connection=connection, anime_id=anime_id)
     assert row is not None
-    return row, created
+    return row
 
 
-async def resolve_hianime(*, state: CatalogState, hianime_id: str) -> Row:
-    """The anime of a HiAnime id, imported through the importer when still unknown.
-
-    An in-process lock per id makes concurrent requests wait for the first
-    import instead of each fetching; the upsert's advisory lock and
-    `ON CONFLICT` cover other processes.
-    """
+async def known_hianime(*, state: CatalogState, hianime_id: str) -> Row | None:
     async with state.reader.acquire() as connection:
-        row = await repository.get_anime_by_hianime_id(connection=connection, hianime_id=hianime_id)
-    if row is not None:
-        return row
+        return await repository.get_anime_by_hianime_id(
+            connection=connection, hianime_id=hianime_id
+        )
+
+
+async def fetch_hianime(*, state: CatalogState, hianime_id: str) -> AnimeIn:
+    """What the importer (the proxy) knows of a HiAnime id; 404 when nothing, or no importer."""
     if state.importer is None:
         raise NotFoundError("Anime not found")
-    async with state.import_locks.hold(hianime_id):
-        async with state.reader.acquire() as connection:
-            row = await repository.get_anime_by_hianime_id(
-                connection=connection, hianime_id=hianime_id
-            )
-        if row is not None:
-            return row
-        data = await state.importer.fetch_hianime(hianime_id)
-        if data is None:
-            raise NotFoundError("Anime not found")
-        # The importer's answer is about the id we asked for, whatever it says.
-        data = data.model_copy(update={"hianime_id": hianime_id})
-        row, _ = await upsert_and_read(state=state, data=data)
-        return row
+    data = await state.importer.fetch_hianime(hianime_id)
+    if data is None:
+        raise NotFoundError("Anime not found")
+    # The importer's answer is about the id we asked for, whatever it says.
+    return data.model_copy(update={"hianime_id": hianime_id})

@@ -14,7 +14,7 @@ from anime_media.models import Avatar
 _LOCK_NAMESPACE = "anime_media.avatar:"
 
 
-async def lock_user_avatar(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+async def lock_user_avatar(*, session: AsyncSession, user_id: uuid.UUID) -> None:
     """Serialize avatar changes of one user until the transaction ends.
 
     A row lock is not enough: a user's first upload has no row to lock yet.
@@ -23,12 +23,12 @@ async def lock_user_avatar(session: AsyncSession, *, user_id: uuid.UUID) -> None
     await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-async def get_avatar(session: AsyncSession, *, user_id: uuid.UUID) -> Avatar | None:
+async def get_avatar(*, session: AsyncSession, user_id: uuid.UUID) -> Avatar | None:
     result = await session.execute(select(Avatar).where(Avatar.user_id == user_id))
     return result.scalar_one_or_none()
 
 
-async def save_avatar(session: AsyncSession, *, avatar: Avatar) -> None:
+async def save_avatar(*, session: AsyncSession, avatar: Avatar) -> None:
     """Insert or replace the user's row from a transient `Avatar` (one upsert statement)."""
     values = {
         column.key: getattr(avatar, column.key)

@@ -90,7 +90,7 @@ async def upload_avatar(request: Request) -> Response:
         try:
             async with get_state(request).database.transaction() as session:
                 change = await service.replace_avatar(
-                    session, auth=auth, user_id=user_id, names=names, encoded=encoded
+                    session=session, auth=auth, user_id=user_id, names=names, encoded=encoded
                 )
         except BaseException:
             # Shielded: a client hanging up mid-request must not skip the clean-up.

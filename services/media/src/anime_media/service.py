@@ -29,8 +29,8 @@ class AvatarChange:
 
 
 async def replace_avatar(
-    session: AsyncSession,
     *,
+    session: AsyncSession,
     auth: AuthClient,
     user_id: uuid.UUID,
     names: AvatarNames,
@@ -43,15 +43,15 @@ async def replace_avatar(
     uploads of one user run one after the other, so each sees the other's files
     as "previous" and no file is ever left unrecorded.
     """
-    await repository.lock_user_avatar(session, user_id=user_id)
-    current = await repository.get_avatar(session, user_id=user_id)
+    await repository.lock_user_avatar(session=session, user_id=user_id)
+    current = await repository.get_avatar(session=session, user_id=user_id)
     previous = (
         AvatarNames(file_name=current.file_name, thumbnail_name=current.thumbnail_name)
         if current is not None
         else None
     )
     await repository.save_avatar(
-        session,
+        session=session,
         avatar=Avatar(
             user_id=user_id,
             file_name=names.file_name,

@@ -109,7 +109,8 @@ def create_app(settings: ProxySettings) -> Starlette:
     return create_service_app(
         name="proxy",
         settings=settings,
-        routes=[*routes, *stream_routes, *internal_routes],
+        routes=[*routes, *stream_routes],
+        internal_routes=internal_routes,
         migrations=None,
         lifespan=lifespan,
     )

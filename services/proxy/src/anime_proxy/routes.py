@@ -68,7 +68,8 @@ async def api_health(request: Request) -> Response:
     is_open = state.hianime.upstream.breaker.state is BreakerState.OPEN
     ok = not is_open and await state.health.upstream_ok()
     return JSONResponse(
-        {"status": "ok", "upstream": "ok" if ok else "down"}, headers={"Cache-Control": "no-store"}
+        HealthOut(status="ok", upstream="ok" if ok else "down"),
+        headers={"Cache-Control": "no-store"},
     )
 
 

@@ -22,6 +22,7 @@ import pytest
 from anime_devstack.config import StackConfig
 from anime_devstack.dockercheck import docker_available
 from anime_devstack.stack import Stack
+from anime_e2e.contract import SERVICES, ResponseContract
 
 PASSWORD = "e2e password, long enough"
 
@@ -59,10 +60,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def contract(stack: RunningStack) -> ResponseContract:
+    """Every service's /openapi.json, read once while all of them run (some tests stop one);
+    the gateway's merged one where the services publish no port (the compose stack)."""
+    if isinstance(stack, Stack):
+        return ResponseContract.fetch((name, stack.service_url(name)) for name in SERVICES)
+    return ResponseContract.fetch([("gateway", stack.gateway_url)])
+
+
 @pytest.fixture
-def gateway(stack: RunningStack) -> Iterator[httpx.Client]:
-    """A client for the gateway, the only door the e2e tests use."""
-    with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+def gateway(stack: RunningStack, contract: ResponseContract) -> Iterator[httpx.Client]:
+    """A client for the gateway, the only door the e2e tests use; every documented 2xx
+    body it receives is checked against its operation's schema."""
+    with httpx.Client(
+        base_url=stack.gateway_url, timeout=10, event_hooks={"response": [contract.check]}
+    ) as client:
         yield client
 
 
@@ -76,9 +89,15 @@ def seeded(stack: RunningStack) -> RunningStack:
 
 
 @pytest.fixture(scope="module")
-def api(seeded: RunningStack) -> Iterator[httpx.Client]:
-    """A gateway client over the seeded stack (no proxy settings from the environment)."""
-    with httpx.Client(base_url=seeded.gateway_url, timeout=15, trust_env=False) as client:
+def api(seeded: RunningStack, contract: ResponseContract) -> Iterator[httpx.Client]:
+    """A gateway client over the seeded stack (no proxy settings from the environment),
+    checking bodies like `gateway`."""
+    with httpx.Client(
+        base_url=seeded.gateway_url,
+        timeout=15,
+        trust_env=False,
+        event_hooks={"response": [contract.check]},
+    ) as client:
         yield client
 
 
