@@ -215,6 +215,10 @@ class StackConfig:
         root = (root or find_repo_root()).absolute()
         work_dir = work_dir.absolute()
         env = dict(os.environ if environ is None else environ)
+        # Argon2id at OWASP's smallest recommended cost (auth's floor): test stacks
+        # register and log in hundreds of times, and 64 MiB per hash is the
+        # biggest share of that time on two cores.
+        env.setdefault("ARGON2_MEMORY_KIB", "19456")
         if services is None:
             names = SERVICE_NAMES
             gateway, *service_ports = free_ports(len(names) + 3)
