@@ -19,8 +19,8 @@ from anime_common import (
     create_read_pool,
     is_database_unavailable,
     migrate,
-    wait_for_database,
 )
+from anime_common._migrations import wait_for_database
 from anime_devstack.asgi import serve_asgi
 
 from .apps import build_app, make_settings

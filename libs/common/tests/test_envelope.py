@@ -14,9 +14,9 @@ from anime_common import (
     RateLimitedError,
     ServiceUnavailableError,
     ValidationError,
-    resolve_error_code,
 )
 from anime_common import PermissionError as PermissionDenied
+from anime_common._errors import resolve_error_code
 from anime_devstack.asgi import serve_asgi
 from anime_devstack.assertions import assert_envelope
 

@@ -9,7 +9,8 @@ import sys
 import httpx
 import pytest
 
-from anime_common import CommonSettings, configure_logging, create_http_client, run_service
+from anime_common import CommonSettings, configure_logging, run_service
+from anime_common._http_client import create_http_client
 from anime_common._logging import routine_logs
 from anime_common._request_id import request_id_var
 from anime_common._serve import GC_GEN0_THRESHOLD, lean_log_records, tune_gc

@@ -33,3 +33,18 @@ def test_private_modules_stay_private() -> None:
 
 def test_package_ships_type_information() -> None:
     assert (PACKAGE / "py.typed").exists()
+
+
+def test_every_export_is_used_outside_the_package() -> None:
+    """What no service, tool, test or bench imports does not belong in the public surface."""
+    root = PACKAGE.parents[3]
+    used: set[str] = set()
+    for folder in ("services", "deploy", "tools", "tests", "bench"):
+        for path in (root / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module == "anime_common":
+                    used |= {alias.name for alias in node.names}
+    # The contract's 403 (DESIGN.md's error family), for the routes that refuse a caller.
+    contract = {"PermissionError"}
+    assert sorted(set(anime_common.__all__) - used - contract) == []

@@ -3,7 +3,8 @@ from __future__ import annotations
 import datetime
 import uuid
 
-from anime_common import RowOut, dumps
+from anime_common import RowOut
+from anime_common._responses import dumps
 
 
 class EpisodeRow(RowOut):

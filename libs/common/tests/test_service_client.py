@@ -14,14 +14,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from anime_common import (
-    REQUEST_ID_HEADER,
     PeerAnswerError,
     PeerTimeoutError,
     PeerUnavailableError,
     ServiceClient,
     TokenVerifier,
 )
-from anime_common._request_id import request_id_var
+from anime_common._request_id import REQUEST_ID_HEADER, request_id_var
 from anime_fakes import serve_in_thread
 
 from .apps import make_settings

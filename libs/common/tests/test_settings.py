@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from anime_common import CommonSettings, SettingsError, load_settings, normalize_origin
+from anime_common import CommonSettings, SettingsError, load_settings
+from anime_common._settings import normalize_origin
 
 SECRET = "s" * 40
 _ALL_VARIABLES = (

@@ -1,6 +1,6 @@
 """What every anime service shares; import from here, never from the private modules."""
 
-from anime_common._app import ServiceLifespan, create_service_app
+from anime_common._app import create_service_app
 from anime_common._caching import (
     conditional_response,
     etag_matches,
@@ -32,9 +32,7 @@ from anime_common._errors import (
     UnsupportedMediaTypeError,
     ValidationError,
     error_body,
-    resolve_error_code,
 )
-from anime_common._http_client import create_http_client
 from anime_common._logging import configure_logging
 from anime_common._metrics import METRICS_PATH
 from anime_common._migrations import (
@@ -44,7 +42,6 @@ from anime_common._migrations import (
     open_database,
     run_alembic,
     run_env,
-    wait_for_database,
 )
 from anime_common._openapi import document, openapi_document
 from anime_common._paging import fetch_page, paged
@@ -57,8 +54,7 @@ from anime_common._parsing import (
     parse_query,
     validate,
 )
-from anime_common._request_id import REQUEST_ID_HEADER
-from anime_common._responses import JSONResponse, RowOut, dumps, list_response
+from anime_common._responses import JSONResponse, RowOut, list_response
 from anime_common._revocation import RevocationPoller
 from anime_common._security import (
     INTERNAL_PERMISSION,
@@ -82,7 +78,6 @@ from anime_common._settings import (
     DatabaseSettings,
     SettingsError,
     load_settings,
-    normalize_origin,
     split_list_setting,
 )
 from anime_common._single_flight import SingleFlight
@@ -92,7 +87,6 @@ __all__ = [
     "HIANIME_ID",
     "INTERNAL_PERMISSION",
     "METRICS_PATH",
-    "REQUEST_ID_HEADER",
     "AppContext",
     "AppError",
     "AuthError",
@@ -120,7 +114,6 @@ __all__ = [
     "RevocationPoller",
     "RowOut",
     "ServiceClient",
-    "ServiceLifespan",
     "ServiceUnavailableError",
     "SettingsError",
     "SingleFlight",
@@ -134,12 +127,10 @@ __all__ = [
     "conditional_response",
     "configure_logging",
     "create_engine",
-    "create_http_client",
     "create_read_pool",
     "create_service_app",
     "current_principal",
     "document",
-    "dumps",
     "error_body",
     "etag_matches",
     "fetch_page",
@@ -149,7 +140,6 @@ __all__ = [
     "list_response",
     "load_settings",
     "migrate",
-    "normalize_origin",
     "open_database",
     "openapi_document",
     "paged",
@@ -159,7 +149,6 @@ __all__ = [
     "parse_query",
     "principal_user_id",
     "requires",
-    "resolve_error_code",
     "run_alembic",
     "run_env",
     "run_service",
@@ -167,5 +156,4 @@ __all__ = [
     "service_state",
     "split_list_setting",
     "validate",
-    "wait_for_database",
 ]
