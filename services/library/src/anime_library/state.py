@@ -21,7 +21,7 @@ class LibraryState:
     """The long-lived parts of the service, built in its lifespan."""
 
     settings: LibrarySettings
-    database: Database  # writes: the job handlers' and collections' transactions
+    database: Database  # collections' transactions (the job handlers use the runner's pool)
     # Reads: plain asyncpg (`anime_common.create_read_pool`), as in the catalog
     # (PERF_NOTES.md: ≈3x the reads/s of SQLAlchemy Core).
     reader: ReadPool

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import as_uuid, fetch_page
 from anime_library.jobs.repository import JobRow, job_row
@@ -39,45 +37,36 @@ def _favorite(row: asyncpg.Record) -> FavoriteRow:
 
 # --- writes (inside a job's transaction) --------------------------------------------
 
-_INSERT_FAVORITES = text(
-    """
-    INSERT INTO library.favorites (id, user_id, anime_id, created_at)
-    SELECT * FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:users AS uuid[]), CAST(:animes AS uuid[]),
-        CAST(:times AS timestamptz[]))
-    ON CONFLICT (user_id, anime_id) DO NOTHING
-    """
-)
+_INSERT_FAVORITES = """
+INSERT INTO library.favorites (id, user_id, anime_id, created_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[])
+ON CONFLICT (user_id, anime_id) DO NOTHING
+"""
 
-_DELETE_FAVORITES = text(
-    """
-    DELETE FROM library.favorites AS f
-    USING unnest(CAST(:users AS uuid[]), CAST(:animes AS uuid[])) AS d(user_id, anime_id)
-    WHERE f.user_id = d.user_id AND f.anime_id = d.anime_id
-    """
-)
+_DELETE_FAVORITES = """
+DELETE FROM library.favorites AS f
+USING unnest($1::uuid[], $2::uuid[]) AS d(user_id, anime_id)
+WHERE f.user_id = d.user_id AND f.anime_id = d.anime_id
+"""
 
 
-async def insert_favorites(*, session: AsyncSession, rows: Sequence[FavoriteRow]) -> None:
+async def insert_favorites(*, connection: asyncpg.Connection, rows: Sequence[FavoriteRow]) -> None:
     """Insert favorites; a pair that is already a favorite is left as it is."""
-    await session.execute(
+    await connection.execute(
         _INSERT_FAVORITES,
-        {
-            "ids": [row.id for row in rows],
-            "users": [row.user_id for row in rows],
-            "animes": [row.anime_id for row in rows],
-            "times": [row.created_at for row in rows],
-        },
+        [row.id for row in rows],
+        [row.user_id for row in rows],
+        [row.anime_id for row in rows],
+        [row.created_at for row in rows],
     )
 
 
 async def delete_favorites(
-    *, session: AsyncSession, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    *, connection: asyncpg.Connection, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
 ) -> None:
     """Delete favorites by (user, anime); pairs that match nothing are fine."""
-    await session.execute(
-        _DELETE_FAVORITES,
-        {"users": [user for user, _ in pairs], "animes": [anime for _, anime in pairs]},
+    await connection.execute(
+        _DELETE_FAVORITES, [user for user, _ in pairs], [anime for _, anime in pairs]
     )
 
 

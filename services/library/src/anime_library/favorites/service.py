@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from anime_common import HIANIME_ID, NotFoundError
 from anime_library.anime import AnimeSummary, anime_id_for_reading, utc_now, with_anime
@@ -37,8 +37,8 @@ def favorite_id(*, user_id: uuid.UUID, anime_id: uuid.UUID) -> uuid.UUID:
 # --- job handlers: the only writers -----------------------------------------------------
 
 
-async def write_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
-    await repository.insert_favorites(session=session, rows=payloads)
+async def write_favorites(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
+    await repository.insert_favorites(connection=connection, rows=payloads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +49,14 @@ class FavoritePair:
     anime_id: uuid.UUID
 
 
-async def remove_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+async def remove_favorites(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
     pairs: Sequence[FavoritePair] = payloads
     await repository.delete_favorites(
-        session=session, pairs=[(pair.user_id, pair.anime_id) for pair in pairs]
+        connection=connection, pairs=[(pair.user_id, pair.anime_id) for pair in pairs]
     )
 
 
-async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+async def remove_nothing(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
     """The job of a removal that matched no anime: succeeds, writes nothing (API.md: 202)."""
 
 
