@@ -90,7 +90,12 @@ def create_app(settings: LibrarySettings) -> Starlette:
         )
         try:
             yield LibraryState(
-                settings=settings, database=database, reader=reader, catalog=catalog, runner=runner
+                settings=settings,
+                database=database,
+                reader=reader,
+                catalog=catalog,
+                runner=runner,
+                favorites_kept=favorites.kept_favorites(reader),
             )
         finally:
             metrics.cancel()
