@@ -158,7 +158,7 @@ async def runner_throughput(
     )
     database = Database(create_engine(settings, application_name="bench-runner"))
     await migrate(database.engine, MIGRATIONS)
-    runner = await create_runner(settings, database=database)
+    runner = await create_runner(settings)
     user, anime = uuid.uuid4(), uuid.uuid4()
     now = datetime.datetime.now(datetime.UTC)
     rows = [

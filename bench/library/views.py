@@ -103,8 +103,8 @@ async def run(url: str, *, views: int, queries: int) -> None:
             )
             for _ in range(min(BATCH, views - written))
         ]
-        async with database.transaction() as session:
-            await record_views(session=session, rows=rows, window_seconds=3600)
+        async with raw.transaction():
+            await record_views(connection=raw, rows=rows, window_seconds=3600)
         written += len(rows)
     elapsed = time.perf_counter() - started
     counted = await raw.fetchval("SELECT sum(views) FROM library.anime_view_totals")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import METRICS_PATH, Database
 from anime_library.favorites.repository import FavoriteRow
@@ -27,7 +27,7 @@ def _value(name: str) -> float | None:
 async def test_queue_depth_running_failed_and_lag_are_reported(
     database: Database, database_url: str
 ) -> None:
-    async def fail(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+    async def fail(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
         raise ValueError("no such anime")
 
     kind = JobKind("bad", fail, FavoriteRow)

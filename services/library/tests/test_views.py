@@ -192,9 +192,15 @@ async def test_reads_need_a_token_and_writes_need_write_content(
 # --- the job's statement, with times of our choosing ------------------------------------------
 
 
-async def record(database: Database, rows: list[ViewRow], window: float = 3600) -> None:
-    async with database.transaction() as session:
-        await view_repository.record_views(session=session, rows=rows, window_seconds=window)
+async def record(database_url: str, rows: list[ViewRow], window: float = 3600) -> None:
+    connection = await asyncpg.connect(plain(database_url))
+    try:
+        async with connection.transaction():
+            await view_repository.record_views(
+                connection=connection, rows=rows, window_seconds=window
+            )
+    finally:
+        await connection.close()
 
 
 async def counts(database_url: str, anime_id: uuid.UUID) -> tuple[int, int]:
@@ -215,7 +221,7 @@ async def test_the_window_slides_from_the_last_counted_view(
     user, anime = uuid.uuid4(), uuid.uuid4()
     for minutes in (0, 30, 59, 61, 90, 125):
         at = NOW - datetime.timedelta(hours=3) + datetime.timedelta(minutes=minutes)
-        await record(database, [ViewRow(user, anime, 4, at)])
+        await record(database_url, [ViewRow(user, anime, 4, at)])
     # Counted at 0, 61 (more than an hour after 0) and 125 (after 61); not 30, 59, 90.
     assert await counts(database_url, anime) == (3, 3)
 
@@ -226,7 +232,7 @@ async def test_old_views_count_in_the_total_but_not_in_the_last_7_days(
     anime = uuid.uuid4()
     days_ago = (0, 1, 6, 7, 30)
     await record(
-        database,
+        database_url,
         [ViewRow(uuid.uuid4(), anime, None, NOW - datetime.timedelta(days=n)) for n in days_ago],
     )
     assert await counts(database_url, anime) == (5, 3)
@@ -239,7 +245,7 @@ async def test_one_batch_with_repeats_and_many_anime(database: Database, databas
     rows = [ViewRow(user, anime, 1, NOW) for anime in animes]
     rows += [ViewRow(user, animes[0], 1, NOW - datetime.timedelta(seconds=5))]
     rows += [ViewRow(user, animes[0], 2, NOW - datetime.timedelta(seconds=1))]
-    await record(database, rows)
+    await record(database_url, rows)
     assert await counts(database_url, animes[0]) == (2, 2)
     assert await counts(database_url, animes[49]) == (1, 1)
     connection = await asyncpg.connect(plain(database_url))

@@ -1,6 +1,7 @@
 """What every anime service shares; import from here, never from the private modules."""
 
 from anime_common._app import create_service_app
+from anime_common._batching import Batcher
 from anime_common._caching import (
     conditional_response,
     etag_matches,
@@ -92,6 +93,7 @@ __all__ = [
     "AuthError",
     "BadGatewayError",
     "BadRequestError",
+    "Batcher",
     "CommonSettings",
     "ConflictError",
     "Database",

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from starlette.applications import Starlette
 
-from anime_common import AppContext, Database, Migrations, create_read_pool, create_service_app
+from anime_common import AppContext, Migrations, create_read_pool, create_service_app
 from anime_library.catalog_client import CatalogClient
 from anime_library.favorites import service as favorites
 from anime_library.favorites.repository import FavoriteRow
@@ -44,7 +44,7 @@ def job_kinds(settings: LibrarySettings) -> Sequence[JobKind]:
     )
 
 
-async def create_runner(settings: LibrarySettings, *, database: Database) -> JobRunner:
+async def create_runner(settings: LibrarySettings) -> JobRunner:
     """The job runner of one process, with a pool of its own (close it after `shutdown`)."""
     pool = await create_read_pool(settings, application_name="library-jobs")
     listen = functools.partial(
@@ -55,7 +55,6 @@ async def create_runner(settings: LibrarySettings, *, database: Database) -> Job
     )
     return JobRunner(
         pool=pool,
-        transaction=database.transaction,
         listen=listen,
         kinds=job_kinds(settings),
         workers=settings.JOB_WORKERS,
@@ -76,7 +75,7 @@ def create_app(settings: LibrarySettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(context: AppContext) -> AsyncIterator[LibraryState]:
         database = context.database
-        runner = await create_runner(settings, database=database)
+        runner = await create_runner(settings)
         reader = await create_read_pool(settings, application_name="library-reader")
         catalog = CatalogClient(
             http=context.http,
@@ -91,7 +90,12 @@ def create_app(settings: LibrarySettings) -> Starlette:
         )
         try:
             yield LibraryState(
-                settings=settings, database=database, reader=reader, catalog=catalog, runner=runner
+                settings=settings,
+                database=database,
+                reader=reader,
+                catalog=catalog,
+                runner=runner,
+                favorites_kept=favorites.kept_favorites(reader),
             )
         finally:
             metrics.cancel()

@@ -7,13 +7,25 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from anime_common import Database, ReadPool, current_principal, principal_user_id, service_state
+from anime_common import (
+    Batcher,
+    Database,
+    ReadPool,
+    current_principal,
+    principal_user_id,
+    service_state,
+)
 from anime_library.catalog_client import CatalogClient
+from anime_library.favorites.repository import FavoriteRow
+from anime_library.jobs.repository import JobRow
 from anime_library.jobs.runner import JobRunner
 from anime_library.settings import LibrarySettings
 
 # Reads need a valid token; every write needs this permission (API.md, Library).
 WRITE = "write:content"
+
+# A (user, anime)'s stored favorite and its newest add job (`favorites.service.kept_favorites`).
+KeptFavorites = Batcher[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +33,14 @@ class LibraryState:
     """The long-lived parts of the service, built in its lifespan."""
 
     settings: LibrarySettings
-    database: Database  # writes: the job handlers' and collections' transactions
+    database: Database  # collections' transactions (the job handlers use the runner's pool)
     # Reads: plain asyncpg (`anime_common.create_read_pool`), as in the catalog
     # (PERF_NOTES.md: ≈3x the reads/s of SQLAlchemy Core).
     reader: ReadPool
     catalog: CatalogClient
     runner: JobRunner
+    # Favorites' existence reads, batched (favorites.service.kept_favorites).
+    favorites_kept: KeptFavorites
 
 
 def get_state(request: Request) -> LibraryState:

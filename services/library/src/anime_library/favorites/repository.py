@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import as_uuid, fetch_page
 from anime_library.jobs.repository import JobRow, job_row
@@ -39,87 +37,90 @@ def _favorite(row: asyncpg.Record) -> FavoriteRow:
 
 # --- writes (inside a job's transaction) --------------------------------------------
 
-_INSERT_FAVORITES = text(
-    """
-    INSERT INTO library.favorites (id, user_id, anime_id, created_at)
-    SELECT * FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:users AS uuid[]), CAST(:animes AS uuid[]),
-        CAST(:times AS timestamptz[]))
-    ON CONFLICT (user_id, anime_id) DO NOTHING
-    """
-)
+_INSERT_FAVORITES = """
+INSERT INTO library.favorites (id, user_id, anime_id, created_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[])
+ON CONFLICT (user_id, anime_id) DO NOTHING
+"""
 
-_DELETE_FAVORITES = text(
-    """
-    DELETE FROM library.favorites AS f
-    USING unnest(CAST(:users AS uuid[]), CAST(:animes AS uuid[])) AS d(user_id, anime_id)
-    WHERE f.user_id = d.user_id AND f.anime_id = d.anime_id
-    """
-)
+_DELETE_FAVORITES = """
+DELETE FROM library.favorites AS f
+USING unnest($1::uuid[], $2::uuid[]) AS d(user_id, anime_id)
+WHERE f.user_id = d.user_id AND f.anime_id = d.anime_id
+"""
 
 
-async def insert_favorites(*, session: AsyncSession, rows: Sequence[FavoriteRow]) -> None:
+async def insert_favorites(*, connection: asyncpg.Connection, rows: Sequence[FavoriteRow]) -> None:
     """Insert favorites; a pair that is already a favorite is left as it is."""
-    await session.execute(
+    await connection.execute(
         _INSERT_FAVORITES,
-        {
-            "ids": [row.id for row in rows],
-            "users": [row.user_id for row in rows],
-            "animes": [row.anime_id for row in rows],
-            "times": [row.created_at for row in rows],
-        },
+        [row.id for row in rows],
+        [row.user_id for row in rows],
+        [row.anime_id for row in rows],
+        [row.created_at for row in rows],
     )
 
 
 async def delete_favorites(
-    *, session: AsyncSession, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    *, connection: asyncpg.Connection, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
 ) -> None:
     """Delete favorites by (user, anime); pairs that match nothing are fine."""
-    await session.execute(
-        _DELETE_FAVORITES,
-        {"users": [user for user, _ in pairs], "animes": [anime for _, anime in pairs]},
+    await connection.execute(
+        _DELETE_FAVORITES, [user for user, _ in pairs], [anime for _, anime in pairs]
     )
 
 
 # --- reads ----------------------------------------------------------------------------
 
 
-async def favorite_to_keep(
+# The stored favorite of each (user, anime), unless its removal is open, and the
+# newest add job of it ($3: the add keys, $4: the removal keys).
+_FAVORITES_TO_KEEP = """
+SELECT q.user_id AS asked_user, q.anime_id AS asked_anime, f.id AS favorite_id,
+       f.created_at AS favorited_at, j.*
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])
+    AS q(user_id, anime_id, add_key, removal_key)
+JOIN library.favorites f ON f.user_id = q.user_id AND f.anime_id = q.anime_id
+LEFT JOIN LATERAL (
+    SELECT id, key, status, error, created_at, finished_at, owner, NULL::text AS payload
+    FROM library.jobs WHERE kind = 'favorite-add' AND key = q.add_key
+    ORDER BY created_at DESC LIMIT 1) j ON true
+WHERE NOT EXISTS (SELECT 1 FROM library.jobs
+                  WHERE key = q.removal_key AND status IN ('queued', 'running'))
+"""
+
+
+async def favorites_to_keep(
     *,
     connection: asyncpg.Connection,
-    user_id: uuid.UUID,
-    anime_id: uuid.UUID,
-    add_key: str,
-    removal_key: str,
-) -> tuple[FavoriteRow | None, JobRow | None]:
-    """The stored favorite of a pair (unless its removal is open) and its newest add job.
+    pairs: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    add_keys: Sequence[str],
+    removal_keys: Sequence[str],
+) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]]:
+    """Of (user, anime) pairs, the stored favorites (unless their removal is open) and their
+    newest add jobs (None when pruned), by pair; keys in the order of `pairs`.
 
-    One round trip on a plain asyncpg connection (a hot path: every add). The
-    job is None when it has been pruned.
+    One statement for a batch of requests on a plain asyncpg connection (a hot
+    path: every add, batched by `anime_common.Batcher`).
     """
-    row = await connection.fetchrow(
-        "SELECT f.id AS favorite_id, f.created_at AS favorited_at, j.*"
-        " FROM library.favorites f LEFT JOIN LATERAL ("
-        "  SELECT id, key, status, error, created_at, finished_at, owner, NULL::text AS payload"
-        "  FROM library.jobs WHERE kind = 'favorite-add' AND key = $3"
-        "  ORDER BY created_at DESC LIMIT 1) j ON true"
-        " WHERE f.user_id = $1 AND f.anime_id = $2"
-        " AND NOT EXISTS (SELECT 1 FROM library.jobs WHERE key = $4"
-        " AND status IN ('queued', 'running'))",
-        user_id,
-        anime_id,
-        add_key,
-        removal_key,
+    rows = await connection.fetch(
+        _FAVORITES_TO_KEEP,
+        [user for user, _ in pairs],
+        [anime for _, anime in pairs],
+        list(add_keys),
+        list(removal_keys),
     )
-    if row is None:
-        return None, None
-    stored = FavoriteRow(
-        id=as_uuid(row["favorite_id"]),
-        user_id=user_id,
-        anime_id=anime_id,
-        created_at=row["favorited_at"],
-    )
-    return stored, (job_row(row) if row["id"] is not None else None)
+    found: dict[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]] = {}
+    for row in rows:
+        user_id, anime_id = as_uuid(row["asked_user"]), as_uuid(row["asked_anime"])
+        stored = FavoriteRow(
+            id=as_uuid(row["favorite_id"]),
+            user_id=user_id,
+            anime_id=anime_id,
+            created_at=row["favorited_at"],
+        )
+        found[user_id, anime_id] = stored, (job_row(row) if row["id"] is not None else None)
+    return found
 
 
 async def favorite_anime_id(

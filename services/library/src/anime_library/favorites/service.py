@@ -14,16 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
-from anime_common import HIANIME_ID, NotFoundError
+from anime_common import HIANIME_ID, Batcher, NotFoundError, ReadPool
 from anime_library.anime import AnimeSummary, anime_id_for_reading, utc_now, with_anime
 from anime_library.favorites import repository
 from anime_library.favorites.repository import FavoriteRow
 from anime_library.favorites.schemas import FavoriteAccepted, FavoriteOut
+from anime_library.jobs.repository import JobRow
 from anime_library.jobs.runner import JobStatus, Work, job_from_row
 from anime_library.jobs.schemas import JobAccepted, JobOut
-from anime_library.state import LibraryState
+from anime_library.state import KeptFavorites, LibraryState
 
 # Favorite ids are derived from (user, anime): two identical requests, two
 # replicas or a re-add after a removal all name the same favorite.
@@ -37,8 +38,8 @@ def favorite_id(*, user_id: uuid.UUID, anime_id: uuid.UUID) -> uuid.UUID:
 # --- job handlers: the only writers -----------------------------------------------------
 
 
-async def write_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
-    await repository.insert_favorites(session=session, rows=payloads)
+async def write_favorites(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
+    await repository.insert_favorites(connection=connection, rows=payloads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +50,47 @@ class FavoritePair:
     anime_id: uuid.UUID
 
 
-async def remove_favorites(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+async def remove_favorites(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
     pairs: Sequence[FavoritePair] = payloads
     await repository.delete_favorites(
-        session=session, pairs=[(pair.user_id, pair.anime_id) for pair in pairs]
+        connection=connection, pairs=[(pair.user_id, pair.anime_id) for pair in pairs]
     )
 
 
-async def remove_nothing(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+async def remove_nothing(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
     """The job of a removal that matched no anime: succeeds, writes nothing (API.md: 202)."""
 
 
 # --- requests -----------------------------------------------------------------------------
+
+
+def _add_key(user_id: uuid.UUID, anime_id: uuid.UUID) -> str:
+    return f"favorite:add:{user_id}:{anime_id}"
+
+
+def _removal_key(user_id: uuid.UUID, anime_id: uuid.UUID | str) -> str:
+    return f"favorite:remove:{user_id}:{anime_id}"
+
+
+def kept_favorites(reader: ReadPool) -> KeptFavorites:
+    """The stored favorite of a (user, anime) and its newest add job, batched per loop turn.
+
+    Every add reads it first; under load one statement answers the adds that
+    arrived together (bench/library). None: not stored, or its removal is open.
+    """
+
+    async def load(
+        pairs: list[tuple[uuid.UUID, uuid.UUID]],
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]]:
+        async with reader.acquire() as connection:
+            return await repository.favorites_to_keep(
+                connection=connection,
+                pairs=pairs,
+                add_keys=[_add_key(user, anime) for user, anime in pairs],
+                removal_keys=[_removal_key(user, anime) for user, anime in pairs],
+            )
+
+    return Batcher(load)
 
 
 def _favorite_lane(user_id: uuid.UUID, anime_id: uuid.UUID | str) -> str:
@@ -83,22 +113,15 @@ async def add_favorite(
         anime_id=anime.id,
         created_at=utc_now(),
     )
-    key = f"favorite:add:{user_id}:{anime.id}"
-    async with state.reader.acquire() as connection:
-        # A stored favorite whose removal is still open is about to go: a new add,
-        # run after the removal (their lane), writes it again.
-        stored, added = await repository.favorite_to_keep(
-            connection=connection,
-            user_id=user_id,
-            anime_id=anime.id,
-            add_key=key,
-            removal_key=f"favorite:remove:{user_id}:{anime.id}",
-        )
+    # A stored favorite whose removal is still open is about to go: a new add,
+    # run after the removal (their lane), writes it again.
+    kept = await state.favorites_kept.get((user_id, anime.id))
+    stored, added = kept if kept is not None else (None, None)
     if stored is not None and added is not None and added.status != JobStatus.FAILED:
         # Written (or being written) by that job: it is the answer, from any replica.
         return _accepted(stored, JobOut.of(job_from_row(added)))
     job = await state.runner.submit(
-        key,
+        _add_key(user_id, anime.id),
         Work(write_favorites, stored or row, lane=_favorite_lane(user_id, anime.id)),
         owner=user_id,
     )
@@ -137,7 +160,7 @@ async def remove_favorite(
         if anime_id is not None
         else Work(remove_nothing, None, lane=lane)
     )
-    job = await state.runner.submit(f"favorite:remove:{user_id}:{target}", work, owner=user_id)
+    job = await state.runner.submit(_removal_key(user_id, target), work, owner=user_id)
     return JobAccepted(job=JobOut.of(job))
 
 

@@ -1,8 +1,8 @@
 """All SQL of the durable job queue, `library.jobs` (the runner's rules are in `runner.py`).
 
-Submits, claims, leases and pruning are single autocommit statements on a
-plain asyncpg pool (the hot paths: PERF_NOTES.md). A job's outcome is written
-in the session of the transaction that did its work, so the work and its
+Everything runs on a plain asyncpg pool (the hot paths: PERF_NOTES.md): submits,
+claims, leases and pruning as single autocommit statements; a job's outcome on
+the connection of the transaction that did its work, so the work and its
 `succeeded` commit together or not at all.
 """
 
@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import as_uuid
 
@@ -322,87 +320,79 @@ async def queue_counts(*, connection: asyncpg.Connection) -> QueueCounts:
     )
 
 
-# --- outcomes, in the session of the job's own transaction -------------------------------
+# --- outcomes, on the connection of the job's own transaction ---------------------------
 
 # Done, unless a newer payload came while it ran: then it is queued again with
 # that payload (the same job: its submitters hold its id).
-_SUCCEED = text(
-    """
-    WITH locked AS (
-        -- In key order, as a submit locks them: the two never deadlock.
-        SELECT id FROM library.jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY key FOR UPDATE
-    )
-    UPDATE library.jobs AS j SET
-        status = CASE WHEN j.follow_up IS NULL THEN 'succeeded' ELSE 'queued' END,
-        finished_at = CASE WHEN j.follow_up IS NULL THEN clock_timestamp() END,
-        attempts = CASE WHEN j.follow_up IS NULL THEN j.attempts ELSE 0 END,
-        payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
-        lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp()
-    FROM locked
-    WHERE j.id = locked.id AND j.lease_owner = :worker AND j.status = 'running'
-    RETURNING j.status
-    """
+_SUCCEED = """
+WITH locked AS (
+    -- In key order, as a submit locks them: the two never deadlock.
+    SELECT id FROM library.jobs WHERE id = ANY($1::uuid[]) ORDER BY key FOR UPDATE
 )
+UPDATE library.jobs AS j SET
+    status = CASE WHEN j.follow_up IS NULL THEN 'succeeded' ELSE 'queued' END,
+    finished_at = CASE WHEN j.follow_up IS NULL THEN clock_timestamp() END,
+    attempts = CASE WHEN j.follow_up IS NULL THEN j.attempts ELSE 0 END,
+    payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
+    lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp()
+FROM locked
+WHERE j.id = locked.id AND j.lease_owner = $2 AND j.status = 'running'
+RETURNING j.status
+"""
 
 # Failed with its error text; a follow-up payload still gets its run.
-_FAIL = text(
-    """
-    UPDATE library.jobs SET
-        status = CASE WHEN follow_up IS NULL THEN 'failed' ELSE 'queued' END,
-        error = CASE WHEN follow_up IS NULL THEN :error END,
-        finished_at = CASE WHEN follow_up IS NULL THEN clock_timestamp() END,
-        attempts = CASE WHEN follow_up IS NULL THEN attempts ELSE 0 END,
-        payload = coalesce(follow_up, payload), follow_up = NULL,
-        lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp()
-    WHERE id = :id AND lease_owner = :worker AND status = 'running'
-    RETURNING status
-    """
-)
+_FAIL = """
+UPDATE library.jobs SET
+    status = CASE WHEN follow_up IS NULL THEN 'failed' ELSE 'queued' END,
+    error = CASE WHEN follow_up IS NULL THEN $3 END,
+    finished_at = CASE WHEN follow_up IS NULL THEN clock_timestamp() END,
+    attempts = CASE WHEN follow_up IS NULL THEN attempts ELSE 0 END,
+    payload = coalesce(follow_up, payload), follow_up = NULL,
+    lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp()
+WHERE id = $1 AND lease_owner = $2 AND status = 'running'
+RETURNING status
+"""
 
 # Back to the queue, due after a delay (a retry's backoff, or a worker stopping).
-_RELEASE = text(
-    """
-    WITH locked AS (
-        SELECT id FROM library.jobs WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY key FOR UPDATE
-    )
-    UPDATE library.jobs AS j SET
-        status = 'queued', payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
-        attempts = greatest(j.attempts - :uncount, 0),
-        lease_owner = NULL, lease_expires_at = NULL,
-        run_after = clock_timestamp() + make_interval(secs => :delay)
-    FROM locked
-    WHERE j.id = locked.id AND j.lease_owner = :worker AND j.status = 'running'
-    """
+_RELEASE = """
+WITH locked AS (
+    SELECT id FROM library.jobs WHERE id = ANY($1::uuid[]) ORDER BY key FOR UPDATE
 )
+UPDATE library.jobs AS j SET
+    status = 'queued', payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
+    attempts = greatest(j.attempts - $4, 0),
+    lease_owner = NULL, lease_expires_at = NULL,
+    run_after = clock_timestamp() + make_interval(secs => $3)
+FROM locked
+WHERE j.id = locked.id AND j.lease_owner = $2 AND j.status = 'running'
+"""
 
 
-async def mark_succeeded(*, session: AsyncSession, worker: str, ids: Sequence[uuid.UUID]) -> int:
+async def mark_succeeded(
+    *, connection: asyncpg.Connection, worker: str, ids: Sequence[uuid.UUID]
+) -> int:
     """Mark jobs done; how many went back to the queue for their follow-up."""
-    result = await session.execute(_SUCCEED, {"ids": list(ids), "worker": worker})
-    return sum(status == "queued" for (status,) in result.all())
+    rows = await connection.fetch(_SUCCEED, list(ids), worker)
+    return sum(row["status"] == "queued" for row in rows)
 
 
-async def mark_failed(*, session: AsyncSession, worker: str, job_id: uuid.UUID, error: str) -> int:
+async def mark_failed(
+    *, connection: asyncpg.Connection, worker: str, job_id: uuid.UUID, error: str
+) -> int:
     """Mark a job failed with `error`; 1 when it went back to the queue for its follow-up."""
-    result = await session.execute(_FAIL, {"id": job_id, "worker": worker, "error": error})
-    return sum(status == "queued" for (status,) in result.all())
+    rows = await connection.fetch(_FAIL, job_id, worker, error)
+    return sum(row["status"] == "queued" for row in rows)
 
 
 async def release(
     *,
-    session: AsyncSession,
+    connection: asyncpg.Connection,
     worker: str,
     ids: Sequence[uuid.UUID],
     delay_seconds: float,
     count_attempt: bool,
 ) -> None:
     """Queue jobs again after `delay_seconds`; without `count_attempt` this run is not counted."""
-    await session.execute(
-        _RELEASE,
-        {
-            "ids": list(ids),
-            "worker": worker,
-            "delay": delay_seconds,
-            "uncount": 0 if count_attempt else 1,
-        },
+    await connection.execute(
+        _RELEASE, list(ids), worker, float(delay_seconds), 0 if count_attempt else 1
     )

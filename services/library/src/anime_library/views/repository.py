@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import as_uuid, fetch_page
 
@@ -40,55 +38,50 @@ class ViewCounts:
 
 # Aggregates are written in anime order, so two batches touching the same
 # anime lock their rows in the same order (no deadlock between workers).
-_RECORD_VIEWS = text(
-    """
-    WITH given AS (
-        SELECT DISTINCT ON (user_id, anime_id, episode) *
-        FROM unnest(
-            CAST(:users AS uuid[]), CAST(:animes AS uuid[]), CAST(:episodes AS int[]),
-            CAST(:times AS timestamptz[])
-        ) AS v(user_id, anime_id, episode, viewed_at)
-        ORDER BY user_id, anime_id, episode, viewed_at DESC
-    ), counted AS (
-        INSERT INTO library.view_marks AS mark (user_id, anime_id, episode, counted_at)
-        SELECT user_id, anime_id, episode, viewed_at FROM given
-        ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET counted_at = excluded.counted_at
-        WHERE mark.counted_at
-            <= excluded.counted_at - make_interval(secs => CAST(:window AS double precision))
-        RETURNING anime_id, counted_at
-    ), days AS (
-        INSERT INTO library.anime_view_days AS d (anime_id, day, views)
-        SELECT anime_id, CAST(counted_at AT TIME ZONE 'UTC' AS date), count(*)
-        FROM counted GROUP BY 1, 2 ORDER BY 1, 2
-        ON CONFLICT (anime_id, day) DO UPDATE SET views = d.views + excluded.views
-    ), totals AS (
-        INSERT INTO library.anime_view_totals AS t (anime_id, views)
-        SELECT anime_id, count(*) FROM counted GROUP BY 1 ORDER BY 1
-        ON CONFLICT (anime_id) DO UPDATE SET views = t.views + excluded.views
-    )
-    INSERT INTO library.recent_views AS r (user_id, anime_id, episode, viewed_at)
-    SELECT DISTINCT ON (user_id, anime_id)
-        user_id, anime_id, NULLIF(episode, 0), viewed_at
-    FROM given ORDER BY user_id, anime_id, viewed_at DESC
-    ON CONFLICT (user_id, anime_id) DO UPDATE
-        SET episode = excluded.episode, viewed_at = excluded.viewed_at
-        WHERE r.viewed_at <= excluded.viewed_at
-    """
+_RECORD_VIEWS = """
+WITH given AS (
+    SELECT DISTINCT ON (user_id, anime_id, episode) *
+    FROM unnest(
+        $1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]
+    ) AS v(user_id, anime_id, episode, viewed_at)
+    ORDER BY user_id, anime_id, episode, viewed_at DESC
+), counted AS (
+    INSERT INTO library.view_marks AS mark (user_id, anime_id, episode, counted_at)
+    SELECT user_id, anime_id, episode, viewed_at FROM given
+    ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET counted_at = excluded.counted_at
+    WHERE mark.counted_at
+        <= excluded.counted_at - make_interval(secs => $5::double precision)
+    RETURNING anime_id, counted_at
+), days AS (
+    INSERT INTO library.anime_view_days AS d (anime_id, day, views)
+    SELECT anime_id, CAST(counted_at AT TIME ZONE 'UTC' AS date), count(*)
+    FROM counted GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (anime_id, day) DO UPDATE SET views = d.views + excluded.views
+), totals AS (
+    INSERT INTO library.anime_view_totals AS t (anime_id, views)
+    SELECT anime_id, count(*) FROM counted GROUP BY 1 ORDER BY 1
+    ON CONFLICT (anime_id) DO UPDATE SET views = t.views + excluded.views
 )
+INSERT INTO library.recent_views AS r (user_id, anime_id, episode, viewed_at)
+SELECT DISTINCT ON (user_id, anime_id)
+    user_id, anime_id, NULLIF(episode, 0), viewed_at
+FROM given ORDER BY user_id, anime_id, viewed_at DESC
+ON CONFLICT (user_id, anime_id) DO UPDATE
+    SET episode = excluded.episode, viewed_at = excluded.viewed_at
+    WHERE r.viewed_at <= excluded.viewed_at
+"""
 
 
 async def record_views(
-    *, session: AsyncSession, rows: Sequence[ViewRow], window_seconds: float
+    *, connection: asyncpg.Connection, rows: Sequence[ViewRow], window_seconds: float
 ) -> None:
-    await session.execute(
+    await connection.execute(
         _RECORD_VIEWS,
-        {
-            "users": [row.user_id for row in rows],
-            "animes": [row.anime_id for row in rows],
-            "episodes": [row.episode or NO_EPISODE for row in rows],
-            "times": [row.viewed_at for row in rows],
-            "window": window_seconds,
-        },
+        [row.user_id for row in rows],
+        [row.anime_id for row in rows],
+        [row.episode or NO_EPISODE for row in rows],
+        [row.viewed_at for row in rows],
+        float(window_seconds),
     )
 
 

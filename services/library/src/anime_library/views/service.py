@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from anime_library.anime import AnimeSummary, anime_with_episode, utc_now, with_anime
 from anime_library.jobs.runner import Handler, Work
@@ -34,8 +34,10 @@ STATS_DAYS = 7
 def view_writer(window_seconds: float) -> Handler:
     """The job handler for one dedupe window; one object per window, so jobs batch together."""
 
-    async def write_views(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
-        await repository.record_views(session=session, rows=payloads, window_seconds=window_seconds)
+    async def write_views(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
+        await repository.record_views(
+            connection=connection, rows=payloads, window_seconds=window_seconds
+        )
 
     return write_views
 

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from anime_common import as_uuid, fetch_page
 
@@ -45,38 +43,33 @@ def _progress(row: asyncpg.Record) -> ProgressRow:
 
 # The newest sighting wins even if an older one is written later (another
 # replica, a retry): a row only moves forward in time.
-_UPSERT_PROGRESS = text(
-    """
-    INSERT INTO library.watch_progress AS w
-        (user_id, anime_id, episode, position_seconds, progress_percent, completed,
-         last_watched_at)
-    SELECT * FROM unnest(
-        CAST(:users AS uuid[]), CAST(:animes AS uuid[]), CAST(:episodes AS integer[]),
-        CAST(:positions AS double precision[]), CAST(:percents AS double precision[]),
-        CAST(:completed AS boolean[]), CAST(:times AS timestamptz[]))
-    ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET
-        position_seconds = excluded.position_seconds,
-        progress_percent = excluded.progress_percent,
-        completed = excluded.completed,
-        last_watched_at = excluded.last_watched_at
-    WHERE w.last_watched_at <= excluded.last_watched_at
-    """
-)
+_UPSERT_PROGRESS = """
+INSERT INTO library.watch_progress AS w
+    (user_id, anime_id, episode, position_seconds, progress_percent, completed,
+     last_watched_at)
+SELECT * FROM unnest(
+    $1::uuid[], $2::uuid[], $3::integer[], $4::double precision[], $5::double precision[],
+    $6::boolean[], $7::timestamptz[])
+ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET
+    position_seconds = excluded.position_seconds,
+    progress_percent = excluded.progress_percent,
+    completed = excluded.completed,
+    last_watched_at = excluded.last_watched_at
+WHERE w.last_watched_at <= excluded.last_watched_at
+"""
 
 
-async def upsert_progress(*, session: AsyncSession, rows: Sequence[ProgressRow]) -> None:
+async def upsert_progress(*, connection: asyncpg.Connection, rows: Sequence[ProgressRow]) -> None:
     """One row per (user, anime, episode); rows of one statement must not share that key."""
-    await session.execute(
+    await connection.execute(
         _UPSERT_PROGRESS,
-        {
-            "users": [row.user_id for row in rows],
-            "animes": [row.anime_id for row in rows],
-            "episodes": [row.episode for row in rows],
-            "positions": [row.position_seconds for row in rows],
-            "percents": [row.progress_percent for row in rows],
-            "completed": [row.completed for row in rows],
-            "times": [row.last_watched_at for row in rows],
-        },
+        [row.user_id for row in rows],
+        [row.anime_id for row in rows],
+        [row.episode for row in rows],
+        [row.position_seconds for row in rows],
+        [row.progress_percent for row in rows],
+        [row.completed for row in rows],
+        [row.last_watched_at for row in rows],
     )
 
 

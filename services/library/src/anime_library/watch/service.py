@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from anime_common import FieldError, ValidationError
 from anime_library.anime import (
@@ -35,10 +35,10 @@ COMPLETED_PERCENT = 90.0
 # --- the job handler: the only writer -------------------------------------------------
 
 
-async def write_progress(*, session: AsyncSession, payloads: Sequence[Any]) -> None:
+async def write_progress(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
     for row in payloads:
         check_progress(row)
-    await repository.upsert_progress(session=session, rows=payloads)
+    await repository.upsert_progress(connection=connection, rows=payloads)
 
 
 def check_progress(row: ProgressRow) -> None:
