@@ -374,6 +374,33 @@ async def test_a_full_queue_refuses_with_retry_after_and_records_nothing(
         assert counts.lag_seconds > 0
 
 
+async def test_a_submit_behind_the_group_in_flight_keeps_its_own_timeout(
+    database: Database, database_url: str
+) -> None:
+    """The next group waits for the one in flight; its submits' time counts from their arrival."""
+    locker = await asyncpg.connect(plain(database_url))
+    try:
+        # Writes to library.jobs wait for this lock: the first group's INSERT hangs.
+        await locker.execute("BEGIN; LOCK TABLE library.jobs IN EXCLUSIVE MODE")
+        async with runner_for(database, database_url, start=False, submit_timeout=1.0) as runner:
+            loop = asyncio.get_running_loop()
+            first = asyncio.create_task(
+                runner.submit("watch-progress:1", Work(watch.write_progress, progress(1)))
+            )
+            await asyncio.sleep(0.3)  # the first group is in flight, blocked by the lock
+            sent = loop.time()
+            with pytest.raises(ServiceUnavailableError):
+                await runner.submit("watch-progress:2", Work(watch.write_progress, progress(2)))
+            waited = loop.time() - sent
+            with pytest.raises(ServiceUnavailableError):
+                await first
+        # Before: it was sent once the first timed out, and waited a whole timeout more (≈1.7 s).
+        assert waited < 1.5
+    finally:
+        await locker.close()
+    assert await rows(database, "SELECT count(*) FROM library.jobs") == [(0,)]
+
+
 async def test_an_unreachable_database_refuses_submits_with_a_503(
     database: Database, database_url: str
 ) -> None:

@@ -234,6 +234,7 @@ class _Submit:
     job: NewJob
     kind: JobKind
     payload: Any  # `job.payload` before it was JSON
+    since: float  # the loop's time of the key's first submit in this group
     waiters: list[asyncio.Future[Job]] = field(default_factory=list)
 
 
@@ -317,7 +318,9 @@ class JobRunner:
         )
         pending = self._group.get(key)
         if pending is None:
-            pending = self._group[key] = _Submit(job=new, kind=kind, payload=work.payload)
+            pending = self._group[key] = _Submit(
+                job=new, kind=kind, payload=work.payload, since=asyncio.get_running_loop().time()
+            )
         elif replace:
             # The same key twice in one group: one row, the newest payload.
             pending.job, pending.payload = new, work.payload
@@ -351,7 +354,12 @@ class JobRunner:
         if self._group and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._group_window, self._flush)
 
-    async def _insert(self, group: dict[str, _Submit]) -> list[JobRow]:
+    async def _insert(
+        self,
+        group: dict[str, _Submit],
+        *,
+        timeout: float,  # noqa: ASYNC109 - asyncpg cancels the query itself
+    ) -> list[JobRow]:
         """The group's statement; a deadlock or serialization failure is tried again."""
         attempt = 0
         while True:
@@ -363,7 +371,7 @@ class JobRunner:
                         connection=connection,
                         jobs=[pending.job for pending in group.values()],
                         max_open=self._max_open,
-                        timeout=self._submit_timeout,
+                        timeout=timeout,
                     )
             except Exception as exc:
                 if is_database_unavailable(exc) or not is_transient(exc):
@@ -375,8 +383,14 @@ class JobRunner:
                 attempt += 1
 
     async def _write(self, group: dict[str, _Submit]) -> None:
+        # A group that waited for the one in flight has spent part of its submits'
+        # time already: `submit_timeout` bounds a submit's wait from its arrival.
+        oldest = min(pending.since for pending in group.values())
+        left = self._submit_timeout - (asyncio.get_running_loop().time() - oldest)
         try:
-            rows = await self._insert(group)
+            if left <= 0:
+                raise TimeoutError("the group waited out its submit timeout")
+            rows = await self._insert(group, timeout=left)
         except Exception as exc:
             if is_transient(exc) or isinstance(exc, TimeoutError):
                 logger.warning("job submit: database unavailable (%s)", type(exc).__name__)
