@@ -65,6 +65,7 @@ async def create_runner(settings: LibrarySettings) -> JobRunner:
         submit_timeout=settings.JOB_SUBMIT_TIMEOUT_SECONDS,
         lease=settings.JOB_LEASE_SECONDS,
         poll_interval=settings.JOB_POLL_SECONDS,
+        claim_delay=settings.JOB_CLAIM_DELAY_SECONDS,
         retry_attempts=settings.JOB_RETRY_ATTEMPTS,
         retry_backoff=settings.JOB_RETRY_BACKOFF_SECONDS,
         retention=settings.JOB_RETENTION_SECONDS,

@@ -41,6 +41,9 @@ class LibrarySettings(CommonSettings):
     JOB_LEASE_SECONDS: float = Field(default=30.0, gt=0)
     # The fallback when a notification is missed; also how often leases are checked.
     JOB_POLL_SECONDS: float = Field(default=1.0, gt=0)
+    # A worker woken by a notification waits this long before it claims, so the
+    # jobs of the next few groups share its claim and its transaction.
+    JOB_CLAIM_DELAY_SECONDS: float = Field(default=0.005, ge=0, le=0.1)
     JOB_RETRY_ATTEMPTS: int = Field(default=3, ge=0, le=20)
     JOB_RETRY_BACKOFF_SECONDS: float = Field(default=0.1, ge=0)
     # Finished jobs (GET /jobs/{id}) are deleted this long after they finished.

@@ -255,6 +255,7 @@ class JobRunner:
         submit_timeout: float = 5.0,
         lease: float = 30.0,
         poll_interval: float = 1.0,
+        claim_delay: float = 0.0,
         retry_attempts: int = 3,
         retry_backoff: float = 0.1,
         retention: float = 600.0,
@@ -273,6 +274,7 @@ class JobRunner:
         self._submit_timeout = submit_timeout
         self._lease = lease
         self._poll = poll_interval
+        self._claim_delay = claim_delay
         self._retry_attempts = retry_attempts
         self._retry_backoff = retry_backoff
         self._retention = retention
@@ -471,8 +473,8 @@ class JobRunner:
         for wakeup in self._wakeups:
             wakeup.set()
 
-    async def _idle(self, index: int, seconds: float) -> None:
-        """Wait for a notification (or `seconds`); the worker is on the idle list already."""
+    async def _idle(self, index: int, seconds: float) -> bool:
+        """Wait for a notification (or `seconds`); whether one came. On the idle list already."""
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
@@ -480,6 +482,7 @@ class JobRunner:
         finally:
             with contextlib.suppress(ValueError):
                 self._idle_workers.remove(index)
+        return self._wakeups[index].is_set()
 
     async def _work(self, index: int) -> None:
         worker = f"{self.name}:{index}"
@@ -506,7 +509,12 @@ class JobRunner:
                 continue
             failures = 0
             if not batch:
-                await self._idle(index, self._poll)
+                if await self._idle(index, self._poll) and self._claim_delay:
+                    # Let the submits of the next moments join: one claim and one
+                    # transaction for many jobs instead of one for each group.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._claim_delay):
+                            await self._stop.wait()
                 continue
             with contextlib.suppress(ValueError):
                 self._idle_workers.remove(index)
