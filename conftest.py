@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
 import pytest
@@ -95,21 +95,43 @@ def create_migrated_database(
     return create
 
 
+async def _drop_database(postgres_admin_url: str, url: str) -> None:
+    """Drop a test's database at its end (FORCE: whatever is still connected is cut off).
+
+    About 10 ms each, against ~10 MB of files per database left for the end of
+    the session, when deleting a cluster of hundreds of them took 15-35 s.
+    """
+    name = url.rpartition("/")[2]
+    connection = await asyncpg.connect(_plain_dsn(postgres_admin_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
 async def database_url(
-    create_migrated_database: CreateMigratedDatabase, service_migrations: Migrations
-) -> str:
+    create_migrated_database: CreateMigratedDatabase,
+    service_migrations: Migrations,
+    postgres_admin_url: str,
+) -> AsyncIterator[str]:
     """A fresh database for one test at the head of `service_migrations`.
 
     Each service's conftest names its migrations in a `service_migrations` fixture.
     """
-    return await create_migrated_database("t", service_migrations)
+    url = await create_migrated_database("t", service_migrations)
+    yield url
+    await _drop_database(postgres_admin_url, url)
 
 
 @pytest.fixture
-async def empty_database_url(create_database: CreateDatabase) -> str:
+async def empty_database_url(
+    create_database: CreateDatabase, postgres_admin_url: str
+) -> AsyncIterator[str]:
     """A fresh, empty database for one test (to run migrations or a service's first start)."""
-    return await create_database("t")
+    url = await create_database("t")
+    yield url
+    await _drop_database(postgres_admin_url, url)
 
 
 @pytest.fixture
