@@ -19,7 +19,6 @@ from anime_common import (
     requires,
 )
 from anime_media import service
-from anime_media.auth_client import AuthClient
 from anime_media.imaging import EncodedAvatar, encode_avatar
 from anime_media.schemas import AvatarUpload, UserOut
 from anime_media.serving import avatar_response
@@ -35,15 +34,6 @@ logger = logging.getLogger("anime_media")
 def _user_id(request: Request) -> uuid.UUID:
     return principal_user_id(
         current_principal(request), refusal="Only user accounts have an avatar"
-    )
-
-
-def _auth(request: Request, state: MediaState) -> AuthClient:
-    assert state.settings.AUTH_SERVICE_URL is not None  # checked by MediaSettings
-    return AuthClient(
-        http=state.http,
-        base_url=state.settings.AUTH_SERVICE_URL,
-        verifier=state.verifier,
     )
 
 
@@ -85,7 +75,7 @@ async def upload_avatar(request: Request) -> Response:
         encoded = await state.run(encode_avatar, data, spec=state.spec)
         del data  # the upload is no longer needed while auth and the database are asked
         names = await _save_files(state, encoded)
-        auth = _auth(request, state)
+        auth = state.auth
         change: service.AvatarChange | None = None
         try:
             async with get_state(request).database.transaction() as session:

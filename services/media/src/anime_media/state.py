@@ -12,6 +12,7 @@ import httpx
 from starlette.requests import Request
 
 from anime_common import Database, TokenVerifier, service_state
+from anime_media.auth_client import AuthClient
 from anime_media.imaging import AvatarSpec
 from anime_media.settings import MediaSettings
 from anime_media.storage import AvatarStore
@@ -33,8 +34,9 @@ class MediaState:
     ) -> None:
         self.settings = settings
         self.database = database
-        self.http = http
-        self.verifier = verifier
+        assert settings.AUTH_SERVICE_URL is not None  # checked by MediaSettings
+        # One for the process: it keeps its signed service token between uploads.
+        self.auth = AuthClient(http=http, base_url=settings.AUTH_SERVICE_URL, verifier=verifier)
         self.store = AvatarStore(settings.avatars_dir)
         self.spec = AvatarSpec(
             size=settings.AVATAR_SIZE,
