@@ -23,6 +23,7 @@ from anime_library.favorites import service as favorites
 from anime_library.favorites.repository import FavoriteRow
 from anime_library.jobs import repository as job_repository
 from anime_library.jobs.runner import (
+    Handler,
     Job,
     JobKind,
     JobRunner,
@@ -196,6 +197,25 @@ async def test_concurrent_submits_are_one_statement_and_one_key_one_job(
         assert third.id != again.id  # once finished, the key is free again
 
 
+async def test_a_job_that_succeeded_since_the_callers_read_is_the_answer(
+    database: Database, database_url: str
+) -> None:
+    add = Work(favorites.write_favorites, favorite())
+    async with runner_for(database, database_url) as runner:
+        (first,) = await finished(runner, await runner.submit("favorite:add:k", add))
+        # A caller that read before `first` existed (or while it was open) is
+        # answered by it: it did what was asked, and nothing new is queued.
+        before = first.created_at - datetime.timedelta(microseconds=1)
+        again = await runner.submit("favorite:add:k", add, done_after=before)
+        assert (again.id, again.status, again.payload) == (first.id, first.status, add.payload)
+        # A caller that saw it finish asks for a new job.
+        later = await runner.submit("favorite:add:k", add, done_after=first.created_at)
+        assert later.id != first.id
+        assert await rows(database, "SELECT count(*) FROM library.jobs") == [(2,)]
+        with pytest.raises(ValueError, match="first payload stands"):
+            await runner.submit("k", add, replace=True, done_after=before)
+
+
 async def test_the_newest_payload_replaces_a_queued_one(
     database: Database, database_url: str
 ) -> None:
@@ -318,17 +338,25 @@ async def test_transient_errors_are_retried_with_backoff_up_to_a_bound(
 ) -> None:
     attempts: list[str] = []
 
-    async def flaky_by_position(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-        key = "recovers" if payloads[0].episode == 1 else "hopeless"
-        attempts.append(key)
-        if attempts.count(key) <= (2 if key == "recovers" else 100):
-            raise Serialization("could not serialize access")
-        await watch_repository.upsert_progress(connection=connection, rows=payloads)
+    def flaky(key: str, failures: int) -> Handler:
+        async def handler(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
+            attempts.append(key)
+            if attempts.count(key) <= failures:
+                raise Serialization("could not serialize access")
+            await watch_repository.upsert_progress(connection=connection, rows=payloads)
 
-    kind = JobKind("flaky", flaky_by_position, ProgressRow)
-    async with runner_for(database, database_url, extra=[kind], retry_attempts=3) as runner:
-        recovers = await runner.submit("k1", Work(flaky_by_position, progress(1, episode=1)))
-        hopeless = await runner.submit("k2", Work(flaky_by_position, progress(1, episode=2)))
+        return handler
+
+    # Two kinds, so a worker that claims both jobs at once still runs them apart
+    # (a transient error retries the whole group of one kind).
+    recovering, hopeless_handler = flaky("recovers", 2), flaky("hopeless", 100)
+    kinds = [
+        JobKind("recovers", recovering, ProgressRow),
+        JobKind("hopeless", hopeless_handler, ProgressRow),
+    ]
+    async with runner_for(database, database_url, extra=kinds, retry_attempts=3) as runner:
+        recovers = await runner.submit("k1", Work(recovering, progress(1, episode=1)))
+        hopeless = await runner.submit("k2", Work(hopeless_handler, progress(1, episode=2)))
         done = await finished(runner, recovers, hopeless)
     assert [job.status for job in done] == [JobStatus.SUCCEEDED, JobStatus.FAILED]
     assert attempts.count("recovers") == 3

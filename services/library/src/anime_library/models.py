@@ -167,14 +167,9 @@ class Job(Base):
         ),
         # One open job per key across every replica; submits conflict on it.
         Index("uq_jobs_open_key", "key", unique=True, postgresql_where=OPEN_JOB),
-        # The newest add job of a favorite, open or finished (only those: every
-        # other job would pay for an index it never uses).
-        Index(
-            "ix_jobs_favorite_add_key",
-            "key",
-            "created_at",
-            postgresql_where=text("kind = 'favorite-add'"),
-        ),
+        # The newest job of a key, open or finished: a favorite's add job, and a
+        # kept submit's check for one that succeeded since the caller's read.
+        Index("ix_jobs_key_created_at", "key", "created_at"),
         # Claiming: the queued jobs that are due, oldest first.
         Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
         # Requeueing the jobs of workers that died.

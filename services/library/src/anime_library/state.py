@@ -16,8 +16,7 @@ from anime_common import (
     service_state,
 )
 from anime_library.catalog_client import CatalogClient
-from anime_library.favorites.repository import FavoriteRow
-from anime_library.jobs.repository import JobRow
+from anime_library.favorites.repository import KeptFavorite
 from anime_library.jobs.runner import JobRunner
 from anime_library.settings import LibrarySettings
 
@@ -25,7 +24,7 @@ from anime_library.settings import LibrarySettings
 WRITE = "write:content"
 
 # A (user, anime)'s stored favorite and its newest add job (`favorites.service.kept_favorites`).
-KeptFavorites = Batcher[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]]
+KeptFavorites = Batcher[tuple[uuid.UUID, uuid.UUID], KeptFavorite]
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,21 +73,29 @@ async def delete_favorites(
 # --- reads ----------------------------------------------------------------------------
 
 
-# The stored favorite of each (user, anime), unless its removal is open, and the
-# newest add job of it ($3: the add keys, $4: the removal keys).
+# Of each (user, anime): the stored favorite, unless its removal is open, and
+# the newest add job of it ($3: the add keys, $4: the removal keys).
 _FAVORITES_TO_KEEP = """
 SELECT q.user_id AS asked_user, q.anime_id AS asked_anime, f.id AS favorite_id,
        f.created_at AS favorited_at, j.*
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])
     AS q(user_id, anime_id, add_key, removal_key)
-JOIN library.favorites f ON f.user_id = q.user_id AND f.anime_id = q.anime_id
+LEFT JOIN library.favorites f ON f.user_id = q.user_id AND f.anime_id = q.anime_id
+    AND NOT EXISTS (SELECT 1 FROM library.jobs
+                    WHERE key = q.removal_key AND status IN ('queued', 'running'))
 LEFT JOIN LATERAL (
     SELECT id, key, status, error, created_at, finished_at, owner, NULL::text AS payload
-    FROM library.jobs WHERE kind = 'favorite-add' AND key = q.add_key
+    FROM library.jobs WHERE key = q.add_key
     ORDER BY created_at DESC LIMIT 1) j ON true
-WHERE NOT EXISTS (SELECT 1 FROM library.jobs
-                  WHERE key = q.removal_key AND status IN ('queued', 'running'))
 """
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFavorite:
+    """What an add reads first: the favorite to keep, and its newest add job."""
+
+    stored: FavoriteRow | None  # None: not stored, or its removal is open
+    newest_add: JobRow | None  # None: never added, or pruned
 
 
 async def favorites_to_keep(
@@ -96,9 +104,8 @@ async def favorites_to_keep(
     pairs: Sequence[tuple[uuid.UUID, uuid.UUID]],
     add_keys: Sequence[str],
     removal_keys: Sequence[str],
-) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]]:
-    """Of (user, anime) pairs, the stored favorites (unless their removal is open) and their
-    newest add jobs (None when pruned), by pair; keys in the order of `pairs`.
+) -> dict[tuple[uuid.UUID, uuid.UUID], KeptFavorite]:
+    """Of (user, anime) pairs, what an add must know, by pair; keys in the order of `pairs`.
 
     One statement for a batch of requests on a plain asyncpg connection (a hot
     path: every add, batched by `anime_common.Batcher`).
@@ -110,16 +117,21 @@ async def favorites_to_keep(
         list(add_keys),
         list(removal_keys),
     )
-    found: dict[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]] = {}
+    found: dict[tuple[uuid.UUID, uuid.UUID], KeptFavorite] = {}
     for row in rows:
         user_id, anime_id = as_uuid(row["asked_user"]), as_uuid(row["asked_anime"])
-        stored = FavoriteRow(
-            id=as_uuid(row["favorite_id"]),
-            user_id=user_id,
-            anime_id=anime_id,
-            created_at=row["favorited_at"],
+        stored = (
+            FavoriteRow(
+                id=as_uuid(row["favorite_id"]),
+                user_id=user_id,
+                anime_id=anime_id,
+                created_at=row["favorited_at"],
+            )
+            if row["favorite_id"] is not None
+            else None
         )
-        found[user_id, anime_id] = stored, (job_row(row) if row["id"] is not None else None)
+        newest = job_row(row) if row["id"] is not None else None
+        found[user_id, anime_id] = KeptFavorite(stored=stored, newest_add=newest)
     return found
 
 

@@ -9,6 +9,7 @@ handler is an idempotent upsert.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def kept_favorites(reader: ReadPool) -> KeptFavorites:
 
     async def load(
         pairs: list[tuple[uuid.UUID, uuid.UUID]],
-    ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[FavoriteRow, JobRow | None]]:
+    ) -> dict[tuple[uuid.UUID, uuid.UUID], repository.KeptFavorite]:
         async with reader.acquire() as connection:
             return await repository.favorites_to_keep(
                 connection=connection,
@@ -116,7 +117,7 @@ async def add_favorite(
     # A stored favorite whose removal is still open is about to go: a new add,
     # run after the removal (their lane), writes it again.
     kept = await state.favorites_kept.get((user_id, anime.id))
-    stored, added = kept if kept is not None else (None, None)
+    stored, added = (kept.stored, kept.newest_add) if kept is not None else (None, None)
     if stored is not None and added is not None and added.status != JobStatus.FAILED:
         # Written (or being written) by that job: it is the answer, from any replica.
         return _accepted(stored, JobOut.of(job_from_row(added)))
@@ -124,8 +125,27 @@ async def add_favorite(
         _add_key(user_id, anime.id),
         Work(write_favorites, stored or row, lane=_favorite_lane(user_id, anime.id)),
         owner=user_id,
+        done_after=_unseen_after(added),
     )
     return _accepted(job.payload, JobOut.of(job))
+
+
+# Earlier than any job: with no add job seen, any that succeeded since is the answer.
+_BEFORE_ANY_JOB = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
+def _unseen_after(added: JobRow | None) -> datetime.datetime:
+    """Add jobs created after this one did not exist, or were open, when the add read.
+
+    Two identical adds at once: the second may read before the first job is
+    stored and submit after it succeeded; that job is still its answer.
+    """
+    if added is None:
+        return _BEFORE_ANY_JOB
+    if added.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        # It was open, so it counts too (PostgreSQL times are in microseconds).
+        return added.created_at - datetime.timedelta(microseconds=1)
+    return added.created_at
 
 
 def _accepted(row: FavoriteRow, job: JobOut) -> FavoriteAccepted:

@@ -32,6 +32,9 @@ class NewJob:
     payload: str  # JSON text
     # The newest payload wins: it replaces a queued job's, or follows a running one.
     replace: bool
+    # Kept jobs only: a job of this key created after this time that succeeded
+    # answers instead of a new one (the submitter's read could not have seen it).
+    done_after: datetime.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,8 @@ _COLUMNS = "id, key, status, error, created_at, finished_at, owner, payload"
 _SUBMITTED = """
 WITH submitted AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
-                         $6::jsonb[]) AS s(id, key, kind, owner, lane, payload)
+                         $6::jsonb[], $8::timestamptz[])
+        AS s(id, key, kind, owner, lane, payload, done_after)
 ), room AS (
     SELECT (SELECT count(*) FROM library.jobs WHERE status IN ('queued', 'running'))
          + (SELECT count(*) FROM submitted s WHERE NOT EXISTS (
@@ -115,14 +119,24 @@ RETURNING true AS room_ok, id, key, status, error, created_at, finished_at, owne
 
 # The same for jobs whose first payload stands (favorites): an open job is read,
 # not updated, so a submit never locks a row a worker is finishing (a lock
-# taken there, in another order than the worker's, can deadlock). The first
-# row says whether there was room.
+# taken there, in another order than the worker's, can deadlock). With no open
+# job, one that succeeded after the submitter's read (`done_after`) answers: it
+# did what was asked, between the read and this statement. The first row says
+# whether there was room.
 _SUBMIT_KEEPING = (
     _SUBMITTED  # noqa: S608 - constant text; values are parameters
-    + """, written AS (
+    + """, done AS (
+    SELECT d.* FROM submitted s CROSS JOIN LATERAL (
+        SELECT j.id, j.key, j.status, j.error, j.created_at, j.finished_at, j.owner, j.payload
+        FROM library.jobs j
+        WHERE j.key = s.key AND j.created_at > s.done_after AND j.status = 'succeeded'
+        ORDER BY j.created_at DESC LIMIT 1) d
+    WHERE s.done_after IS NOT NULL AND (SELECT ok FROM room) AND NOT EXISTS (
+        SELECT 1 FROM library.jobs o WHERE o.key = s.key AND o.status IN ('queued', 'running'))
+), written AS (
     INSERT INTO library.jobs AS j (id, key, kind, owner, lane, payload, run_after, created_at)
     SELECT id, key, kind, owner, lane, payload, clock_timestamp(), clock_timestamp()
-    FROM submitted WHERE (SELECT ok FROM room)
+    FROM submitted WHERE (SELECT ok FROM room) AND key NOT IN (SELECT key FROM done)
     ON CONFLICT (key) WHERE status IN ('queued', 'running') DO NOTHING
     RETURNING id, key, status, error, created_at, finished_at, owner, payload
 )
@@ -132,6 +146,8 @@ SELECT r.ok AS room_ok, found.* FROM room r LEFT JOIN (
     SELECT j.id, j.key, j.status, j.error, j.created_at, j.finished_at, j.owner, j.payload
     FROM library.jobs j JOIN submitted s ON s.key = j.key
     WHERE j.status IN ('queued', 'running') AND (SELECT ok FROM room)
+    UNION ALL
+    SELECT * FROM done
 ) AS found ON true
 """
 )
@@ -167,6 +183,7 @@ async def submit(
             [job.lane for job in part],
             [job.payload for job in part],
             max_open,
+            [job.done_after for job in part],
             timeout=timeout,
         )
         if not rows or not rows[0]["room_ok"]:

@@ -301,9 +301,22 @@ class JobRunner:
     # --- submitting ------------------------------------------------------------------------
 
     async def submit(
-        self, key: str, work: Work, *, owner: uuid.UUID | None = None, replace: bool = False
+        self,
+        key: str,
+        work: Work,
+        *,
+        owner: uuid.UUID | None = None,
+        replace: bool = False,
+        done_after: datetime.datetime | None = None,
     ) -> Job:
-        """The open job of `key`, or a new one, once it is committed; 503 when it cannot be."""
+        """The open job of `key`, or a new one, once it is committed; 503 when it cannot be.
+
+        `done_after` (kept jobs): the time of the newest job of `key` the caller's
+        read saw; a job created later that has already succeeded is the answer,
+        since it did what the caller asks for after that read.
+        """
+        if replace and done_after is not None:
+            raise ValueError("done_after is for jobs whose first payload stands")
         if not self._accepting:
             raise unavailable("The library is not accepting changes now; retry soon")
         kind = self._kind_of.get(work.handler)
@@ -317,6 +330,7 @@ class JobRunner:
             lane=work.lane,
             payload=orjson.dumps(work.payload).decode(),
             replace=replace,
+            done_after=done_after,
         )
         pending = self._group.get(key)
         if pending is None:
