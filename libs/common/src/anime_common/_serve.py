@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from anime_common._logging import configure_logging
 from anime_common._settings import CommonSettings, SettingsError, load_settings
@@ -45,6 +47,62 @@ def lean_log_records() -> None:
     logging.logMultiprocessing = False
 
 
+# Past this many bytes waiting, a write goes out at once: the transport's own
+# buffer limits, and so uvicorn's back-pressure, see it without delay.
+COALESCE_LIMIT = 64 * 1024
+
+
+class _CoalescingTransport:
+    """Hands what one loop turn writes to the socket in one `writelines`.
+
+    uvicorn writes a response's head and its body with two `transport.write`
+    calls, so two send syscalls and two TCP segments per response, each read
+    apart by Traefik. Measured on the library under load (bench/library): those
+    two sends were ~18% of the service's CPU time.
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
+
+    def write(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= COALESCE_LIMIT:
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        pending, self._pending, self._size = self._pending, [], 0
+        if not self._transport.is_closing():
+            self._transport.writelines(pending)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending, self._size = [], 0
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class CoalescingHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, writing each response in one send (`_CoalescingTransport`)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(cast(asyncio.Transport, _CoalescingTransport(transport)))
+
+
 def run_service(
     build_app: Callable[[SettingsT], Starlette], settings_class: type[SettingsT]
 ) -> None:
@@ -67,7 +125,7 @@ def run_service(
         host=settings.HOST,
         port=settings.PORT,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpProtocol,
         lifespan="on",
         proxy_headers=True,
         forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
