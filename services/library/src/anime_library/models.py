@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -167,9 +168,10 @@ class Job(Base):
         ),
         # One open job per key across every replica; submits conflict on it.
         Index("uq_jobs_open_key", "key", unique=True, postgresql_where=OPEN_JOB),
-        # The newest job of a key, open or finished: a favorite's add job, and a
-        # kept submit's check for one that succeeded since the caller's read.
-        Index("ix_jobs_key_created_at", "key", "created_at"),
+        # The newest kept job of a key, open or finished: a favorite's add job, and
+        # a kept submit's check for one that succeeded since the caller's read.
+        # Only kept jobs: progress and views would pay for an index never used.
+        Index("ix_jobs_kept_key", "key", "created_at", postgresql_where=text("kept")),
         # Claiming: the queued jobs that are due, oldest first.
         Index("ix_jobs_queued_run_after", "run_after", postgresql_where=text("status = 'queued'")),
         # Requeueing the jobs of workers that died.
@@ -188,6 +190,8 @@ class Job(Base):
             "finished_at",
             postgresql_where=text("status IN ('succeeded', 'failed')"),
         ),
+        # Room on each page for a job's next versions (migration 0005).
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -200,6 +204,9 @@ class Job(Base):
     payload: Mapped[dict[str, object] | None] = mapped_column(JSONB)
     # The newest payload sent while the job ran: it runs next, in the same job.
     follow_up: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    # Its first payload stands (favorites), so a submit may be answered by one
+    # that succeeded since the submitter's read (`JobRunner.submit(done_after=)`).
+    kept: Mapped[bool] = mapped_column(server_default=false())
     status: Mapped[str] = mapped_column(String(16), server_default="queued")
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -85,7 +85,7 @@ LEFT JOIN library.favorites f ON f.user_id = q.user_id AND f.anime_id = q.anime_
                     WHERE key = q.removal_key AND status IN ('queued', 'running'))
 LEFT JOIN LATERAL (
     SELECT id, key, status, error, created_at, finished_at, owner, NULL::text AS payload
-    FROM library.jobs WHERE key = q.add_key
+    FROM library.jobs WHERE kept AND key = q.add_key
     ORDER BY created_at DESC LIMIT 1) j ON true
 """
 

@@ -129,13 +129,15 @@ _SUBMIT_KEEPING = (
     SELECT d.* FROM submitted s CROSS JOIN LATERAL (
         SELECT j.id, j.key, j.status, j.error, j.created_at, j.finished_at, j.owner, j.payload
         FROM library.jobs j
-        WHERE j.key = s.key AND j.created_at > s.done_after AND j.status = 'succeeded'
+        WHERE j.key = s.key AND j.kept AND j.created_at > s.done_after
+          AND j.status = 'succeeded'
         ORDER BY j.created_at DESC LIMIT 1) d
     WHERE s.done_after IS NOT NULL AND (SELECT ok FROM room) AND NOT EXISTS (
         SELECT 1 FROM library.jobs o WHERE o.key = s.key AND o.status IN ('queued', 'running'))
 ), written AS (
-    INSERT INTO library.jobs AS j (id, key, kind, owner, lane, payload, run_after, created_at)
-    SELECT id, key, kind, owner, lane, payload, clock_timestamp(), clock_timestamp()
+    INSERT INTO library.jobs AS j
+        (id, key, kind, owner, lane, payload, kept, run_after, created_at)
+    SELECT id, key, kind, owner, lane, payload, true, clock_timestamp(), clock_timestamp()
     FROM submitted WHERE (SELECT ok FROM room) AND key NOT IN (SELECT key FROM done)
     ON CONFLICT (key) WHERE status IN ('queued', 'running') DO NOTHING
     RETURNING id, key, status, error, created_at, finished_at, owner, payload
