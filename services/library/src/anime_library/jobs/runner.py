@@ -17,7 +17,10 @@ replica sees it. What it guarantees:
   second submit of an open key answers the existing job; with `replace=True`
   (watch progress, views) the newest payload replaces a queued job's, or,
   while the job runs, becomes its one follow-up run, so the last payload sent
-  is the one that lands.
+  is the one that lands. Without `replace` (favorites: the job is `kept`), a
+  submit given `done_after` is answered by a job of its key that has
+  succeeded since the caller's read, so two identical requests at once are
+  one job even when the first finished in between.
 - **Workers** in every process claim batches (`FOR UPDATE SKIP LOCKED`), woken
   by `LISTEN/NOTIFY` on a connection of their own, with a poll as the
   fallback. Jobs of one kind in a batch are written by one handler call in
