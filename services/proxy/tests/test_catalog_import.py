@@ -25,6 +25,7 @@ pytestmark = pytest.mark.anyio
 
 ProxyFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 KNOWN_EPISODE = uuid.UUID("11111111-1111-4111-8111-111111111111")
+UNKNOWN_EPISODE = uuid.UUID("0b9d6c1e-3f4a-4e8b-9c2d-7a5e1f3b8d40")
 EPISODE_WITHOUT_ID = uuid.UUID("22222222-2222-4222-8222-222222222222")
 BAD_EPISODE = uuid.UUID("33333333-3333-4333-8333-333333333333")
 
@@ -166,7 +167,7 @@ async def test_a_catalog_episode_uuid_is_resolved_with_a_service_token(
     assert set(catalog.callers) == {"service:proxy"}
 
 
-@pytest.mark.parametrize("episode", [uuid.uuid4(), EPISODE_WITHOUT_ID, BAD_EPISODE])
+@pytest.mark.parametrize("episode", [UNKNOWN_EPISODE, EPISODE_WITHOUT_ID, BAD_EPISODE])
 async def test_unknown_or_unusable_episode_uuids_are_404(
     client: httpx.AsyncClient, aniwatch: RunningFake, episode: uuid.UUID
 ) -> None:
