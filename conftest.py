@@ -1,4 +1,4 @@
-"""Fixtures every test package shares: the anyio backend and a real PostgreSQL."""
+"""Fixtures every test package shares (the anyio backend, a real PostgreSQL), and the fuzz line."""
 
 from __future__ import annotations
 
@@ -161,3 +161,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="tests/fuzz: generated requests per operation and mode (overrides --deep)",
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz suite's numbers in one line, summed over services and xdist workers."""
+    totals = {"fuzz_operations": 0, "fuzz_requests": 0, "fuzz_server_errors": 0}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in getattr(report, "user_properties", ()):
+                if name in totals:
+                    totals[name] += int(value)
+    if totals["fuzz_requests"]:
+        terminalreporter.write_line(
+            f"fuzz: {totals['fuzz_operations']} operations, {totals['fuzz_requests']} requests, "
+            f"{totals['fuzz_server_errors']} answered 5xx"
+        )

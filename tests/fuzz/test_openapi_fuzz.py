@@ -64,29 +64,13 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 @dataclass
 class Tally:
-    """What the suite did, printed at the end (the numbers of issue 20's closing note)."""
+    """What one service's run did; the root conftest prints the sum (issue 20's numbers)."""
 
     operations: dict[str, int] = field(default_factory=dict)
     server_errors: list[str] = field(default_factory=list)
 
     def count(self, key: str) -> None:
         self.operations[key] = self.operations.get(key, 0) + 1
-
-
-TALLY = Tally()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _report(request: pytest.FixtureRequest) -> Any:
-    yield
-    if TALLY.operations:
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        line = (
-            f"fuzz: {len(TALLY.operations)} operations, {sum(TALLY.operations.values())} "
-            f"requests, {len(TALLY.server_errors)} answered 5xx"
-        )
-        if reporter is not None:
-            reporter.write_line(line)
 
 
 def _verifier(stack: Stack) -> TokenVerifier:
@@ -119,7 +103,7 @@ def _operations(stack: Stack, service: str) -> list[Any]:
 
 
 def _run_operation(
-    operation: Any, *, base_url: str, headers: dict[str, str], examples: int
+    operation: Any, *, base_url: str, headers: dict[str, str], examples: int, tally: Tally
 ) -> list[str]:
     """Fuzz one operation; the failures found, one line each."""
     failures: list[str] = []
@@ -127,9 +111,9 @@ def _run_operation(
 
     def check(case: Any) -> None:
         response = case.call(base_url=base_url, headers=headers, timeout=30)
-        TALLY.count(label)
+        tally.count(label)
         if response.status_code >= 500:
-            TALLY.server_errors.append(f"{label} -> {response.status_code}")
+            tally.server_errors.append(f"{label} -> {response.status_code}")
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - any check's failure
@@ -157,13 +141,17 @@ def _run_operation(
 @pytest.mark.slow
 @pytest.mark.parametrize("service", SERVICES)
 def test_no_server_error_and_the_document_holds(
-    fuzz_stack: Stack, service: str, request: pytest.FixtureRequest
+    fuzz_stack: Stack,
+    service: str,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
 ) -> None:
     examples = request.config.getoption("fuzz_examples") or (
         DEEP_EXAMPLES if request.config.getoption("deep") else FUZZ_EXAMPLES
     )
     service_token = _verifier(fuzz_stack).issue_service_token("fuzz", expires_in=3600)
     failures: list[str] = []
+    tally = Tally()
     for operation in _operations(fuzz_stack, service):
         token = service_token if operation.path.startswith("/internal") else None
         token = token or _user_token(fuzz_stack)
@@ -172,5 +160,10 @@ def test_no_server_error_and_the_document_holds(
             base_url=fuzz_stack.service_url(service),
             headers={"Authorization": f"Bearer {token}"},
             examples=examples,
+            tally=tally,
         )
+    # The root conftest sums these over every service (and xdist worker) into one line.
+    record_property("fuzz_operations", len(tally.operations))
+    record_property("fuzz_requests", sum(tally.operations.values()))
+    record_property("fuzz_server_errors", len(tally.server_errors))
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(dict.fromkeys(failures))
