@@ -216,6 +216,23 @@ async def test_a_job_that_succeeded_since_the_callers_read_is_the_answer(
             await runner.submit("k", add, replace=True, done_after=before)
 
 
+def test_an_add_is_answered_by_the_job_it_saw_open_not_by_one_it_saw_finished() -> None:
+    """What `add_favorite` passes as `done_after`, against the rule just above."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def seen(status: str) -> job_repository.JobRow:
+        return job_repository.JobRow(
+            id=uuid.uuid4(), key="k", status=status, error=None, created_at=now,
+            finished_at=None, owner=None, payload=None,
+        )  # fmt: skip
+
+    assert favorites._unseen_after(None) < now  # nothing seen: any job since counts
+    assert favorites._unseen_after(seen("queued")) < now  # seen open: it counts too
+    assert favorites._unseen_after(seen("running")) < now
+    assert favorites._unseen_after(seen("succeeded")) == now  # seen done: only later ones
+    assert favorites._unseen_after(seen("failed")) == now
+
+
 async def test_the_newest_payload_replaces_a_queued_one(
     database: Database, database_url: str
 ) -> None:
