@@ -77,7 +77,8 @@ def kept_favorites(reader: ReadPool) -> KeptFavorites:
     """The stored favorite of a (user, anime) and its newest add job, batched per loop turn.
 
     Every add reads it first; under load one statement answers the adds that
-    arrived together (bench/library). None: not stored, or its removal is open.
+    arrived together (bench/library). Every pair asked gets an answer, whose
+    `stored` is None when the favorite is not stored or its removal is open.
     """
 
     async def load(
