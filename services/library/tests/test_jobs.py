@@ -714,3 +714,25 @@ async def test_workers_outlive_a_database_they_cannot_reach(
         await runner.close()
     assert "cannot claim" in caplog.text
     assert "job upkeep skipped" in caplog.text
+
+
+async def test_a_workers_statements_never_scan_the_whole_table(database_url: str) -> None:
+    # PostgreSQL caches a generic plan for asyncpg's prepared statements, made on
+    # whatever the table held then (here: nothing, as on a fresh deploy); a plan that
+    # scans library.jobs would be kept while the table grows to its retention.
+    connection = await asyncpg.connect(plain(database_url))
+    try:
+        await connection.execute("SET plan_cache_mode = force_generic_plan")
+        statements = {
+            "renew": (job_repository._RENEW, "'{}', 'w', 1"),
+            "succeed": (job_repository._SUCCEED, "'{}', 'w'"),
+            "release": (job_repository._RELEASE, "'{}', 'w', 1, 0"),
+        }
+        for name, (sql, arguments) in statements.items():
+            await connection.execute(f"PREPARE {name} AS {sql}")
+            plan = "\n".join(
+                row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})")
+            )
+            assert "Seq Scan" not in plan, (name, plan)
+    finally:
+        await connection.close()
