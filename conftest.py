@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from anime_common import Migrations, migrate
+from anime_common import Migrations, asyncpg_dsn, migrate
 from anime_devstack.testdb import admin_database_url
 
 # A secret that passes the settings' checks; each run gets its own.
@@ -30,10 +30,6 @@ def postgres_admin_url() -> Iterator[str]:
         yield url
 
 
-def _plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 CreateDatabase = Callable[..., Awaitable[str]]
 CreateMigratedDatabase = Callable[[str, Migrations], Awaitable[str]]
 
@@ -49,7 +45,7 @@ def create_database(postgres_admin_url: str) -> CreateDatabase:
     async def create(prefix: str, *, template: str | None = None) -> str:
         name = f"{prefix}_{secrets.token_hex(4)}"
         clone = f' TEMPLATE "{template}"' if template else ""
-        connection = await asyncpg.connect(_plain_dsn(postgres_admin_url))
+        connection = await asyncpg.connect(asyncpg_dsn(postgres_admin_url))
         try:
             await connection.execute(f'CREATE DATABASE "{name}"{clone}')
         finally:
@@ -80,7 +76,7 @@ def create_migrated_database(
             await engine.dispose()
         name = url.rpartition("/")[2]
         # PostgreSQL refuses to copy a database anyone is connected to: lock everyone out.
-        connection = await asyncpg.connect(_plain_dsn(postgres_admin_url))
+        connection = await asyncpg.connect(asyncpg_dsn(postgres_admin_url))
         try:
             await connection.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         finally:
@@ -102,7 +98,7 @@ async def _drop_database(postgres_admin_url: str, url: str) -> None:
     the session, when deleting a cluster of hundreds of them took 15-35 s.
     """
     name = url.rpartition("/")[2]
-    connection = await asyncpg.connect(_plain_dsn(postgres_admin_url))
+    connection = await asyncpg.connect(asyncpg_dsn(postgres_admin_url))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

@@ -24,7 +24,7 @@ import asyncpg
 import httpx
 from run import stack_config  # bench/catalog/run.py: the same three-service stack
 
-from anime_common import CommonSettings, TokenVerifier, load_settings
+from anime_common import CommonSettings, TokenVerifier, asyncpg_dsn, load_settings
 from anime_devstack.wrk import WrkResult, ensure_wrk, run_wrk
 
 CONCURRENCIES = (1, 32)
@@ -63,8 +63,7 @@ def create_release(direct: str, secret_key: str, *, hianime_id: str, episodes: i
 
 async def statements_per_request(database_url: str, url: str, requests: int = 200) -> float:
     """PostgreSQL commits (one per autocommit statement) per GET of `url`, on an idle stack."""
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     count = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
     try:
         async with httpx.AsyncClient(timeout=30, trust_env=False) as client:

@@ -42,6 +42,7 @@ import httpx
 from catalog_queries import KINDS, Query, exact_queries, typo_queries
 
 from anime_catalog.search_text import search_key
+from anime_common import asyncpg_dsn
 from anime_devstack.ports import free_port
 from anime_devstack.stack import wait_for_ok
 from anime_devstack.wrk import WrkResult, ensure_wrk, rotate, run_wrk
@@ -166,7 +167,7 @@ def measure(
         "search exact": [search_paths(pools["exact"][i::3]) for i in range(3)],
     }
     port = free_port()
-    plain_dsn = stack.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    plain_dsn = asyncpg_dsn(stack.database_url)
     bare = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("bare_app.py")), "--dsn", plain_dsn,
          "--port", str(port)],

@@ -129,8 +129,9 @@ async def drain(database_url: str) -> None:
     """Until the library has no open job: a run does not pay for the previous one's."""
     import asyncpg
 
-    plain = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    connection = await asyncpg.connect(plain)
+    from anime_common import asyncpg_dsn
+
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         deadline = time.perf_counter() + 120
         while await connection.fetchval(
@@ -178,16 +179,15 @@ async def runner_throughput(
     """
     import asyncpg
 
-    from anime_common import Database, create_engine, load_settings, migrate
+    from anime_common import Database, asyncpg_dsn, create_engine, load_settings, migrate
     from anime_library.app import MIGRATIONS, create_runner
     from anime_library.jobs.runner import Work
     from anime_library.settings import LibrarySettings
     from anime_library.watch.repository import ProgressRow
     from anime_library.watch.service import write_progress
 
-    plain = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     name = f"bench_runner_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(plain)
+    admin = await asyncpg.connect(asyncpg_dsn(database_url))
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     url = database_url.rsplit("/", 1)[0] + f"/{name}"
@@ -254,10 +254,11 @@ async def kill_9_lost(
     """(accepted, lost, seconds until all landed) for a library process killed with -9."""
     import asyncpg
 
+    from anime_common import asyncpg_dsn
     from anime_devstack.ports import free_port
 
     assert stack.database_url is not None
-    plain = stack.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    plain = asyncpg_dsn(stack.database_url)
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": stack.database_url,
@@ -394,7 +395,7 @@ def main() -> None:
                     asyncio.run(drain(stack.database_url))
                     label = f"{name} {where} c={concurrency}"
                     if is_target(label):
-                        around = [load(stack.gateway_url, floor, CONCURRENCY, floor_seconds)]
+                        before = load(stack.gateway_url, floor, CONCURRENCY, floor_seconds)
                     results[label] = result, _ = cpu_per_request(
                         functools.partial(
                             load, targets[where], prelude, concurrency, args.duration
@@ -409,8 +410,8 @@ def main() -> None:
                     )
                     if is_target(label):
                         asyncio.run(drain(stack.database_url))
-                        around.append(load(stack.gateway_url, floor, CONCURRENCY, floor_seconds))
-                        adjacent[label] = around[0], around[1]
+                        after = load(stack.gateway_url, floor, CONCURRENCY, floor_seconds)
+                        adjacent[label] = before, after
             rates = {
                 size: asyncio.run(
                     runner_throughput(

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from anime_common import Database, create_engine, load_settings, migrate
+from anime_common import Database, asyncpg_dsn, create_engine, load_settings, migrate
 from anime_devstack.postgres import LocalPostgres
 from anime_library.app import MIGRATIONS
 from anime_library.settings import LibrarySettings
@@ -87,8 +87,7 @@ async def run(url: str, *, views: int, queries: int) -> None:
     now = datetime.datetime.now(datetime.UTC)
 
     before = await measure_counts(database, anime, queries, rng)
-    plain = url.replace("postgresql+asyncpg://", "postgresql://")
-    raw = await asyncpg.connect(plain)
+    raw = await asyncpg.connect(asyncpg_dsn(url))
     await raw.execute("CREATE TABLE bench_views (anime_id uuid, viewed_at timestamptz)")
 
     written = 0

@@ -22,6 +22,7 @@ from anime_common import (
     Migrations,
     PeerUnavailableError,
     TokenVerifier,
+    asyncpg_dsn,
     create_engine,
     load_settings,
 )
@@ -190,13 +191,9 @@ def fields_of(response: httpx.Response) -> set[str]:
     return {item["field"] for item in body["details"]}
 
 
-def plain(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def count(database_url: str, sql: str, *args: Any) -> Any:
     """One value of a query, on a connection of its own (what the database really holds)."""
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         return await connection.fetchval(sql, *args)
     finally:

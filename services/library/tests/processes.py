@@ -16,9 +16,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from anime_common import asyncpg_dsn
 from anime_devstack.ports import free_port
 
-from .conftest import SECRET_KEY, plain
+from .conftest import SECRET_KEY
 
 
 @dataclass
@@ -85,7 +86,7 @@ async def library_process(
 @asynccontextmanager
 async def table_lock(database_url: str, table: str) -> AsyncIterator[asyncpg.Connection]:
     """Hold `table` locked (writes to it wait) until the block ends or the connection closes."""
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     await connection.execute(f"BEGIN; LOCK TABLE library.{table} IN EXCLUSIVE MODE")
     try:
         yield connection
@@ -96,7 +97,7 @@ async def table_lock(database_url: str, table: str) -> AsyncIterator[asyncpg.Con
 
 async def wait_for_count(database_url: str, sql: str, expected: int, *, within: float) -> int:
     """Poll a count until it reaches `expected` or `within` seconds pass; the last count."""
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within

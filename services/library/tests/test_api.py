@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
+from anime_common import asyncpg_dsn
 from anime_devstack.assertions import assert_envelope
 from anime_devstack.ports import free_port
 
@@ -20,7 +21,6 @@ from .conftest import (
     Catalog,
     count,
     fields_of,
-    plain,
     user_token,
     verifier,
     wait_for_job,
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.anyio
 @asynccontextmanager
 async def table_locked(database_url: str, table: str) -> AsyncIterator[asyncpg.Connection]:
     """Lock a library table against writes (reads go on), so jobs writing to it wait."""
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     transaction = connection.transaction()
     await transaction.start()
     await connection.execute(f"LOCK TABLE library.{table} IN EXCLUSIVE MODE")
@@ -459,7 +459,7 @@ async def test_shutdown_finishes_the_batch_in_hand_and_leaves_the_queue_to_the_n
         return {"anime_id": frieren, "episode": episode, "progress_percent": 50}
 
     async with make_library(JOB_WORKERS=1, JOB_BATCH_SIZE=5) as library:
-        lock = await asyncpg.connect(plain(database_url))
+        lock = await asyncpg.connect(asyncpg_dsn(database_url))
         await lock.execute("BEGIN; LOCK TABLE library.watch_progress IN ACCESS EXCLUSIVE MODE")
         first = await library.post("/watch/progress", json=progress(1), headers=user)
         await wait_until_running(library, first.json()["job"], user)

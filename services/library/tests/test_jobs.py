@@ -15,7 +15,13 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from anime_common import Database, ServiceUnavailableError, ValidationError, create_read_pool
+from anime_common import (
+    Database,
+    ServiceUnavailableError,
+    ValidationError,
+    asyncpg_dsn,
+    create_read_pool,
+)
 from anime_devstack.ports import free_port
 from anime_library.app import job_kinds
 from anime_library.favorites import repository as favorites_repository
@@ -37,7 +43,7 @@ from anime_library.watch import repository as watch_repository
 from anime_library.watch import service as watch
 from anime_library.watch.repository import ProgressRow
 
-from .conftest import library_settings, plain
+from .conftest import library_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +86,7 @@ def make_runner(
     }
     return JobRunner(
         pool=pool,
-        listen=listen or functools.partial(asyncpg.connect, plain(database_url)),
+        listen=listen or functools.partial(asyncpg.connect, asyncpg_dsn(database_url)),
         kinds=[*job_kinds(settings), *extra],
         **(defaults | options),
     )
@@ -423,7 +429,7 @@ async def test_a_submit_behind_the_group_in_flight_keeps_its_own_timeout(
     database: Database, database_url: str
 ) -> None:
     """The next group waits for the one in flight; its submits' time counts from their arrival."""
-    locker = await asyncpg.connect(plain(database_url))
+    locker = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         # Writes to library.jobs wait for this lock: the first group's INSERT hangs.
         await locker.execute("BEGIN; LOCK TABLE library.jobs IN EXCLUSIVE MODE")
@@ -511,7 +517,7 @@ async def test_a_job_whose_worker_died_runs_again_and_lands_once(
         job = await runner.submit("watch-progress:dead", Work(watch.write_progress, row))
     # A worker of a process that died: it claimed the job, wrote the row, never committed
     # the job's outcome. Its lease runs out.
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         claimed = await job_repository.claim(
             connection=connection, worker="dead:1:0", lease_seconds=0.2, limit=10
@@ -533,7 +539,7 @@ async def test_a_job_that_kills_every_worker_is_failed_at_last(
 ) -> None:
     async with runner_for(database, database_url, start=False) as runner:
         job = await runner.submit("watch-progress:poison", Work(watch.write_progress, None))
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         for attempt in range(3):
             await job_repository.claim(
@@ -679,7 +685,7 @@ async def test_a_lease_is_renewed_while_its_job_runs(database: Database, databas
 async def test_a_job_of_a_kind_nobody_knows_fails_with_that_error(
     database: Database, database_url: str
 ) -> None:
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         (row,) = await job_repository.submit(
             connection=connection,
@@ -720,7 +726,7 @@ async def test_a_workers_statements_never_scan_the_whole_table(database_url: str
     # PostgreSQL caches a generic plan for asyncpg's prepared statements, made on
     # whatever the table held then (here: nothing, as on a fresh deploy); a plan that
     # scans library.jobs would be kept while the table grows to its retention.
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         await connection.execute("SET plan_cache_mode = force_generic_plan")
         statements = {

@@ -14,10 +14,11 @@ import asyncpg
 import httpx
 import pytest
 
+from anime_common import asyncpg_dsn
 from anime_devstack.ports import free_port
 from anime_devstack.postgres import LocalPostgres
 
-from .conftest import Catalog, plain, user_token
+from .conftest import Catalog, user_token
 from .processes import library_process, wait_for_count
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +83,7 @@ async def test_every_accepted_write_lands_across_a_database_outage(
                 len(accepted),
                 within=60,
             )
-        connection = await asyncpg.connect(plain(database_url))
+        connection = await asyncpg.connect(asyncpg_dsn(database_url))
         try:
             rows = await connection.fetch("SELECT user_id, episode FROM library.watch_progress")
             failed = await connection.fetchval(

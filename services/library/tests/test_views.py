@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from anime_common import Database
+from anime_common import Database, asyncpg_dsn
 from anime_devstack.assertions import assert_envelope
 from anime_library.views import repository as view_repository
 from anime_library.views.repository import ViewRow
@@ -21,7 +21,6 @@ from .conftest import (
     Catalog,
     count,
     fields_of,
-    plain,
     user_token,
     wait_for_job,
 )
@@ -193,7 +192,7 @@ async def test_reads_need_a_token_and_writes_need_write_content(
 
 
 async def record(database_url: str, rows: list[ViewRow], window: float = 3600) -> None:
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         async with connection.transaction():
             await view_repository.record_views(
@@ -205,7 +204,7 @@ async def record(database_url: str, rows: list[ViewRow], window: float = 3600) -
 
 async def counts(database_url: str, anime_id: uuid.UUID) -> tuple[int, int]:
     since = NOW.date() - datetime.timedelta(days=6)
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         found = await view_repository.view_counts(
             connection=connection, anime_id=anime_id, since=since
@@ -248,7 +247,7 @@ async def test_one_batch_with_repeats_and_many_anime(database: Database, databas
     await record(database_url, rows)
     assert await counts(database_url, animes[0]) == (2, 2)
     assert await counts(database_url, animes[49]) == (1, 1)
-    connection = await asyncpg.connect(plain(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         recent, total = await view_repository.recent_views(
             connection=connection, user_id=user, limit=100, offset=0

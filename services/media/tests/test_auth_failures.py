@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from anime_common import app_context
+from anime_common import app_context, asyncpg_dsn
 from anime_devstack.asgi import serve_asgi
 from anime_devstack.assertions import assert_envelope
 from anime_fakes import serve_in_thread
@@ -84,8 +84,7 @@ class FaultyAuth:
 
     async def _kill_media_transactions(self) -> None:
         # Media waits on this answer inside its open transaction: end that connection.
-        dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://")
-        connection = await asyncpg.connect(dsn)
+        connection = await asyncpg.connect(asyncpg_dsn(self.database_url))
         try:
             await connection.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

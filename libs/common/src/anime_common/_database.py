@@ -54,7 +54,7 @@ def create_engine(settings: CommonSettings, *, application_name: str) -> AsyncEn
     )
 
 
-def _plain_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
     """asyncpg's own DSN for SQLAlchemy's `postgresql+asyncpg://` URL."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -125,7 +125,7 @@ async def create_read_pool(settings: CommonSettings, *, application_name: str) -
     and is replaced. Connections open on first use; close the pool in the lifespan.
     """
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        _plain_dsn(settings.database_url),
+        asyncpg_dsn(settings.database_url),
         min_size=0,
         max_size=settings.DB_POOL_SIZE + settings.DB_MAX_OVERFLOW,
         timeout=settings.DB_CONNECT_TIMEOUT,

@@ -11,7 +11,13 @@ from contextlib import asynccontextmanager
 import asyncpg
 from starlette.applications import Starlette
 
-from anime_common import AppContext, Migrations, create_read_pool, create_service_app
+from anime_common import (
+    AppContext,
+    Migrations,
+    asyncpg_dsn,
+    create_read_pool,
+    create_service_app,
+)
 from anime_library.catalog_client import CatalogClient
 from anime_library.favorites import service as favorites
 from anime_library.favorites.repository import FavoriteRow
@@ -49,7 +55,7 @@ async def create_runner(settings: LibrarySettings) -> JobRunner:
     pool = await create_read_pool(settings, application_name="library-jobs")
     listen = functools.partial(
         asyncpg.connect,
-        settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+        asyncpg_dsn(settings.database_url),
         timeout=settings.DB_CONNECT_TIMEOUT,
         server_settings={"application_name": "library-job-listener"},
     )
