@@ -13,7 +13,7 @@ from anime_catalog.app import create_app
 from anime_catalog.proxy_client import ProxyImporter
 from anime_catalog.settings import CatalogSettings
 from anime_catalog.state import CatalogState
-from anime_common import load_settings, service_state
+from anime_common import asyncpg_dsn, load_settings, service_state
 from anime_devstack.asgi import serve_asgi
 
 from .conftest import SECRET_KEY
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def _count(database_url: str, sql: str) -> int:
-    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         return int(await connection.fetchval(sql))
     finally:

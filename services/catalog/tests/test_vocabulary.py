@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from anime_catalog import cli, ranking
 from anime_catalog.app import MIGRATIONS, create_app
-from anime_common import migrate
+from anime_common import asyncpg_dsn, migrate
 from anime_devstack.asgi import serve_asgi
 
 from .conftest import catalog_settings, service_token
@@ -56,7 +56,7 @@ SELECT
 
 
 async def _fetchval(database_url: str, sql: str, *args: Any) -> Any:
-    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         return await connection.fetchval(sql, *args)
     finally:
