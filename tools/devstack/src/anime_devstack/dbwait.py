@@ -62,11 +62,18 @@ def wait_for_database(
     every: float = REPORT_EVERY,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
+    # One event loop for the whole wait, not one per attempt: Ctrl-C raises from
+    # the signal handler wherever the main thread is, and landing inside a loop's
+    # construction leaves a half-built loop whose __del__ prints a traceback.
+    asyncio.run(_wait(dsn, within=within, every=every, clock=clock))
+
+
+async def _wait(dsn: str, *, within: float, every: float, clock: Callable[[], float]) -> None:
     started = clock()
     reported = started
     while True:
         try:
-            asyncio.run(_ping(dsn, connect_within=min(3.0, max(within, 0.5))))
+            await _ping(dsn, connect_within=min(3.0, max(within, 0.5)))
             return
         except _FINAL as exc:
             raise DevstackError(
@@ -90,4 +97,4 @@ def wait_for_database(
                     within,
                     _reason(exc),
                 )
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
