@@ -150,4 +150,6 @@ def test_a_log_is_summed_up_in_its_last_error() -> None:
     assert last_error(log) == "auth cannot start: database not reachable"
     assert last_error("Traceback ...\n  File x\nValueError: bad\n") == "ValueError: bad"
     assert last_error('{"level":"fatal","msg":"port taken"}') == "port taken"
+    traefik = '{"level":"error","error":"field not found: ep","message":"Command error"}'
+    assert last_error(traefik) == "Command error: field not found: ep"
     assert last_error("") == "(the log is empty)"

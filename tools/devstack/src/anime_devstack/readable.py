@@ -29,7 +29,9 @@ def last_error(text: str) -> str:
         message = str(record.get("message") or record.get("msg") or "")
         level = str(record.get("level", "")).upper()
         if level in ("CRITICAL", "FATAL", "ERROR") and message and message not in _NOISE:
-            return message
+            # Traefik keeps the cause in "error" and says only "Command error" as the message.
+            detail = str(record.get("error") or "")
+            return f"{message}: {detail}" if detail and detail not in message else message
     for line in reversed(lines):
         if _record(line) is None and not line.startswith(("File ", "^", "~", "---")):
             return line
