@@ -92,7 +92,7 @@ WITH submitted AS (
                          $6::jsonb[], $8::timestamptz[])
         AS s(id, key, kind, owner, lane, payload, done_after)
 ), room AS (
-    SELECT (SELECT count(*) FROM library.jobs WHERE status IN ('queued', 'running'))
+    SELECT library.open_job_count()  -- migration 0006: why not a count here
          + (SELECT count(*) FROM submitted s WHERE NOT EXISTS (
                SELECT 1 FROM library.jobs j
                WHERE j.key = s.key AND j.status IN ('queued', 'running')))
