@@ -148,6 +148,13 @@ async def finished(runner: JobRunner, *jobs: Job) -> list[Job]:
     return done
 
 
+async def settle(runner: JobRunner) -> None:
+    """One job run to its end: what the start-up left (the listener's wake-up of every
+    worker, for whatever was notified before it listened) is spent."""
+    warm = Work(watch.write_progress, progress(1, episode=999))
+    await finished(runner, await runner.submit("watch-progress:settle", warm))
+
+
 async def wait_until(database: Database, sql: str, expected: Any) -> None:
     async with asyncio.timeout(20):
         while (await rows(database, sql)) != expected:  # noqa: ASYNC110 - polls the database
@@ -258,7 +265,9 @@ async def test_a_submit_while_running_schedules_exactly_one_follow_up(
 ) -> None:
     gate = Gate(closed=True)
     kind = JobKind("gate", gate, ProgressRow)
-    async with runner_for(database, database_url, extra=[kind]) as runner:
+    # No poll to speak of: nothing notifies the follow-up, its worker claims it next.
+    async with runner_for(database, database_url, extra=[kind], poll_interval=60) as runner:
+        await settle(runner)
         job = await runner.submit("watch-progress:k", Work(gate, progress(10)), replace=True)
         await gate.entered.wait()
         assert (await runner.get(job.id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
@@ -271,7 +280,9 @@ async def test_a_submit_while_running_schedules_exactly_one_follow_up(
         (done,) = await finished(runner, job)
         assert done.status is JobStatus.SUCCEEDED
     assert [[row.position_seconds for row in call] for call in gate.calls] == [[10], [40]]
-    stored = await rows(database, "SELECT position_seconds FROM library.watch_progress")
+    stored = await rows(
+        database, "SELECT position_seconds FROM library.watch_progress WHERE episode = 1"
+    )
     assert stored == [(40,)]
 
 
@@ -569,6 +580,34 @@ async def test_a_notification_wakes_the_workers_of_another_runner(
             (done,) = await finished(worker, job)
         assert done.status is JobStatus.SUCCEEDED
         assert worker.committed == 1
+
+
+@pytest.mark.parametrize(
+    ("workers", "lane"),
+    [(1, None), (2, "lane")],
+    ids=["notified-while-every-worker-was-busy", "next-of-a-lane"],
+)
+async def test_a_job_due_behind_a_running_one_runs_without_the_poll(
+    database: Database, database_url: str, workers: int, lane: str | None
+) -> None:
+    """No poll to speak of. With one worker, the second job's notification comes while
+    it is busy; with two and a lane, the idle one's claim skips the second (the lane's
+    first is open). Either way the worker done with the first must claim it."""
+    gate = Gate(closed=True)
+    kind = JobKind("gate", gate, ProgressRow)
+    options: dict[str, Any] = {"workers": workers, "poll_interval": 60, "extra": [kind]}
+    async with runner_for(database, database_url, **options) as runner:
+        await settle(runner)
+        first = await runner.submit("watch-progress:1", Work(gate, progress(10), lane=lane))
+        await gate.entered.wait()
+        work = Work(watch.write_progress, progress(5, episode=2), lane=lane)
+        second = await runner.submit("watch-progress:2", work)
+        await asyncio.sleep(0.2)  # notified, and nobody could take it
+        assert (await runner.get(second.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
+        gate.opened.set()
+        async with asyncio.timeout(5):
+            done = await finished(runner, first, second)
+    assert [job.status for job in done] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
 
 
 async def test_the_poll_runs_jobs_when_nobody_can_listen(

@@ -58,6 +58,7 @@ class ClaimedJob:
     kind: str
     payload: str | None
     attempts: int
+    lane: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +228,7 @@ UPDATE library.jobs AS j SET
     status = 'running', attempts = j.attempts + 1, started_at = clock_timestamp(),
     lease_owner = $1, lease_expires_at = clock_timestamp() + make_interval(secs => $2)
 FROM claimed WHERE j.id = claimed.id
-RETURNING j.id, j.key, j.kind, j.payload, j.attempts, j.run_after
+RETURNING j.id, j.key, j.kind, j.payload, j.attempts, j.lane, j.run_after
 """
 
 
@@ -244,6 +245,7 @@ async def claim(
             kind=row["kind"],
             payload=row["payload"],
             attempts=row["attempts"],
+            lane=row["lane"],
         )
         for row in rows
     ]

@@ -23,10 +23,14 @@ replica sees it. What it guarantees:
   one job even when the first finished in between.
 - **Workers** in every process claim batches (`FOR UPDATE SKIP LOCKED`), woken
   by `LISTEN/NOTIFY` on a connection of their own, with a poll as the
-  fallback. Jobs of one kind in a batch are written by one handler call in
-  one transaction, which also marks them done: the work and its `succeeded`
-  commit together. A batch that fails for a reason other than a transient one
-  is run again job by job, so only the bad job fails, with its error text.
+  fallback. A worker done with a batch claims again at once only when the
+  batch may have left jobs due that nobody was notified of (it was full, it
+  queued a follow-up or failed, it held a lane's job, or a notification came
+  while every worker was busy); otherwise it waits for a notification. Jobs
+  of one kind in a batch are written by one handler call in one transaction,
+  which also marks them done: the work and its `succeeded` commit together.
+  A batch that fails for a reason other than a transient one is run again job
+  by job, so only the bad job fails, with its error text.
   Transient errors are retried with exponential backoff, a bounded number of
   times; a database that cannot be reached is waited for (the job is never
   failed for an outage). Jobs of one lane run one at a time, oldest first.
@@ -290,6 +294,8 @@ class JobRunner:
         self._in_flight: asyncio.Task[None] | None = None
         self._wakeups = [asyncio.Event() for _ in range(workers)]
         self._idle_workers: deque[int] = deque()  # waiting for a notification, oldest first
+        # A notification came while every worker was busy: the next one done claims at once.
+        self._missed = False
         self._worker_tasks: list[asyncio.Task[None]] = []
         self._background: list[asyncio.Task[None]] = []
         self._in_hand: dict[int, list[uuid.UUID]] = {}
@@ -484,8 +490,10 @@ class JobRunner:
             if not wakeup.is_set():
                 wakeup.set()
                 return
+        self._missed = True
 
     def _wake_all(self) -> None:
+        self._missed = True
         self._idle_workers.clear()
         for wakeup in self._wakeups:
             wakeup.set()
@@ -526,27 +534,44 @@ class JobRunner:
                 continue
             failures = 0
             if not batch:
-                if await self._idle(index, self._poll) and self._claim_delay:
-                    # Let the submits of the next moments join: one claim and one
-                    # transaction for many jobs instead of one for each group.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._claim_delay):
-                            await self._stop.wait()
+                await self._wait_for_work(index)
                 continue
+            # A notification that came during the claim may be for jobs it could not see.
+            notified = self._wakeups[index].is_set()
             with contextlib.suppress(ValueError):
                 self._idle_workers.remove(index)
-            if len(batch) == self._batch_size:
+            full = len(batch) == self._batch_size
+            if full:
                 self._wake()  # there may be more: another worker takes the next batch
             self._in_hand[index] = [job.id for job in batch]
             done = asyncio.Event()
             renewal = asyncio.create_task(self._renew(worker, self._in_hand[index], done))
+            more = True
             try:
-                await self._run_batch(worker, batch)
+                more = await self._run_batch(worker, batch)
             finally:
                 # Stopped between renewals, never cancelled inside a query (see _write).
                 done.set()
                 await renewal
                 del self._in_hand[index]
+            if more or full or notified or self._missed:
+                self._missed = False
+                continue  # claim again at once
+            # The claim took every due job and each is done: what is submitted next
+            # notifies an idle worker. A claim now would find nothing (it did, for
+            # about every other batch under load: a round trip each).
+            self._wakeups[index].clear()
+            self._idle_workers.append(index)
+            await self._wait_for_work(index)
+
+    async def _wait_for_work(self, index: int) -> None:
+        """Until a notification (then `claim_delay` more) or the poll; on the idle list already."""
+        if await self._idle(index, self._poll) and self._claim_delay:
+            # Let the submits of the next moments join: one claim and one
+            # transaction for many jobs instead of one for each group.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._claim_delay):
+                    await self._stop.wait()
 
     async def _renew(self, worker: str, ids: list[uuid.UUID], done: asyncio.Event) -> None:
         while True:
@@ -563,7 +588,13 @@ class JobRunner:
             except Exception as exc:  # noqa: BLE001 - renewal is retried; a lost lease only means a re-run
                 logger.warning("job leases not renewed (%s)", type(exc).__name__)
 
-    async def _run_batch(self, worker: str, batch: Sequence[ClaimedJob]) -> None:
+    async def _run_batch(self, worker: str, batch: Sequence[ClaimedJob]) -> bool:
+        """Run a batch; whether it may have left jobs due that nobody was notified of.
+
+        A follow-up queued again, a job failed or released, and the next job of a
+        lane (which a claim skips while an older one is open) are such jobs.
+        """
+        more = any(job.lane is not None for job in batch)
         groups: dict[str, list[ClaimedJob]] = {}
         for job in batch:
             groups.setdefault(job.kind, []).append(job)
@@ -572,24 +603,31 @@ class JobRunner:
             if kind is None:
                 for job in jobs:
                     await self._settle_failure(worker, [job], LookupError(f"unknown kind {name}"))
+                more = True
                 continue
-            await self._run_group(worker, kind, jobs)
+            more = not await self._run_group(worker, kind, jobs) or more
+        return more
 
-    async def _run_group(self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]) -> None:
-        error = await self._attempt(worker, kind, jobs)
-        if error is None:
-            return
-        if len(jobs) > 1 and not is_transient(error):
+    async def _run_group(self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]) -> bool:
+        """Whether every job of the group succeeded with no follow-up to run."""
+        outcome = await self._attempt(worker, kind, jobs)
+        if isinstance(outcome, int):
+            return outcome == 0
+        if len(jobs) > 1 and not is_transient(outcome):
             # One bad payload must not fail its neighbours: run each alone.
             for job in jobs:
                 await self._run_group(worker, kind, [job])
-            return
-        await self._settle_failure(worker, jobs, error)
+            return False
+        await self._settle_failure(worker, jobs, outcome)
+        return False
 
     async def _attempt(
         self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]
-    ) -> BaseException | None:
-        """Run jobs and mark them done in one transaction, retrying transient failures."""
+    ) -> BaseException | int:
+        """Run jobs and mark them done in one transaction, retrying transient failures.
+
+        The error that stopped them, or how many went back to the queue for
+        their follow-up."""
         attempt = 0
         while True:
             try:
@@ -619,7 +657,7 @@ class JobRunner:
                 return exc
             # A follow-up queued again (`again`) is claimed by this worker's next turn.
             self.committed += len(jobs) - again
-            return None
+            return again
 
     async def _settle_failure(
         self, worker: str, jobs: Sequence[ClaimedJob], error: BaseException
