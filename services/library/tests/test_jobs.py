@@ -772,6 +772,9 @@ async def test_a_workers_statements_never_scan_the_whole_table(database_url: str
             "renew": (job_repository._RENEW, "'{}', 'w', 1"),
             "succeed": (job_repository._SUCCEED, "'{}', 'w'"),
             "release": (job_repository._RELEASE, "'{}', 'w', 1, 0"),
+            "claim": (job_repository._CLAIM, "'w', 1, 10"),
+            "requeue": (job_repository._REQUEUE_EXPIRED, "3, 'x'"),
+            "prune": (job_repository._PRUNE, "1, 10"),
         }
         for name, (sql, arguments) in statements.items():
             await connection.execute(f"PREPARE {name} AS {sql}")

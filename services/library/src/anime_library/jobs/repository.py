@@ -318,17 +318,20 @@ async def requeue_expired(
     return int(row["queued"]), int(row["failed"])
 
 
+_PRUNE = """
+DELETE FROM library.jobs WHERE id IN (
+    SELECT id FROM library.jobs
+    WHERE status IN ('succeeded', 'failed')
+      AND finished_at < clock_timestamp() - make_interval(secs => $1)
+    LIMIT $2)
+"""
+
+
 async def prune_finished(
     *, connection: asyncpg.Connection, older_than_seconds: float, limit: int
 ) -> int:
     """Delete up to `limit` jobs finished more than `older_than_seconds` ago; how many."""
-    status = await connection.execute(
-        "DELETE FROM library.jobs WHERE id IN ("
-        " SELECT id FROM library.jobs WHERE status IN ('succeeded', 'failed')"
-        " AND finished_at < clock_timestamp() - make_interval(secs => $1) LIMIT $2)",
-        older_than_seconds,
-        limit,
-    )
+    status = await connection.execute(_PRUNE, older_than_seconds, limit)
     return int(status.rsplit(" ", 1)[-1])
 
 
