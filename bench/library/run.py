@@ -24,7 +24,7 @@
    slices of the target and the floor interleaved (ABBA), which see the same
    minutes of that drift.
 3. The job runner on its own (`anime_library.jobs.runner.JobRunner`, the service's
-   settings: 4 workers, batches of 200) against a database of its own on the
+   settings: 2 workers, batches of 200) against a database of its own on the
    same PostgreSQL: `--jobs` distinct watch-progress upserts submitted at once
    (group-committed into library.jobs, timed as durable submits/s), then timed
    from the workers' start until the last is committed; and with batches of 1.
@@ -510,7 +510,7 @@ def report(
         if share < RPS_SHARE:
             ok = False
             print(f"  MISSED: {name} {share:.0%} of the floor's req/s < {RPS_SHARE:.0%}")
-    print("\njob runner (4 workers), distinct watch-progress upserts:")
+    print("\njob runner (the service's workers), distinct watch-progress upserts:")
     for size, (submits, rate) in rates.items():
         print(
             f"  batches of {size:<4} {rate:>8.0f} jobs/s committed"
