@@ -546,7 +546,6 @@ class JobRunner:
             self._in_hand[index] = [job.id for job in batch]
             done = asyncio.Event()
             renewal = asyncio.create_task(self._renew(worker, self._in_hand[index], done))
-            more = True
             try:
                 more = await self._run_batch(worker, batch)
             finally:
@@ -605,7 +604,8 @@ class JobRunner:
                     await self._settle_failure(worker, [job], LookupError(f"unknown kind {name}"))
                 more = True
                 continue
-            more = not await self._run_group(worker, kind, jobs) or more
+            if not await self._run_group(worker, kind, jobs):
+                more = True
         return more
 
     async def _run_group(self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]) -> bool:
