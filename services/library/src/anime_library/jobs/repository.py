@@ -58,7 +58,7 @@ class ClaimedJob:
     kind: str
     payload: str | None
     attempts: int
-    lane: str | None = None
+    lane: str | None
 
 
 @dataclass(frozen=True, slots=True)

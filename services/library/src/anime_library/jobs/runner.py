@@ -513,9 +513,8 @@ class JobRunner:
         worker = f"{self.name}:{index}"
         failures = 0
         while not self._stop.is_set():
-            self._wakeups[index].clear()
             # Idle from before the claim: a notification during it wakes the next wait.
-            self._idle_workers.append(index)
+            self._join_idle(index)
             try:
                 async with self._pool.acquire() as connection:
                     batch = await repository.claim(
@@ -559,9 +558,13 @@ class JobRunner:
             # The claim took every due job and each is done: what is submitted next
             # notifies an idle worker. A claim now would find nothing (it did, for
             # about every other batch under load: a round trip each).
-            self._wakeups[index].clear()
-            self._idle_workers.append(index)
+            self._join_idle(index)
             await self._wait_for_work(index)
+
+    def _join_idle(self, index: int) -> None:
+        """On the idle list, so the next notification may wake this worker."""
+        self._wakeups[index].clear()
+        self._idle_workers.append(index)
 
     async def _wait_for_work(self, index: int) -> None:
         """Until a notification (then `claim_delay` more) or the poll; on the idle list already."""
@@ -627,7 +630,8 @@ class JobRunner:
         """Run jobs and mark them done in one transaction, retrying transient failures.
 
         The error that stopped them, or how many went back to the queue for
-        their follow-up."""
+        their follow-up.
+        """
         attempt = 0
         while True:
             try:
