@@ -175,6 +175,22 @@ async def test_the_read_pool_is_lean_plain_asyncpg(empty_database_url: str) -> N
         await pool.close()
 
 
+async def test_a_read_pools_server_settings_hold_on_every_connection(
+    empty_database_url: str,
+) -> None:
+    settings = make_settings(DATABASE_URL=empty_database_url, DB_POOL_SIZE=2, DB_MAX_OVERFLOW=0)
+    pool = await create_read_pool(
+        settings, application_name="t-reader", server_settings={"enable_bitmapscan": "off"}
+    )
+    try:
+        async with pool.acquire() as first, pool.acquire() as second:
+            for connection in (first, second):
+                assert await connection.fetchval("SHOW enable_bitmapscan") == "off"
+                assert await connection.fetchval("SHOW application_name") == "t-reader"
+    finally:
+        await pool.close()
+
+
 async def test_a_read_pool_checkout_waits_at_most_the_pool_timeout(empty_database_url: str) -> None:
     settings = make_settings(
         DATABASE_URL=empty_database_url, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=0.2

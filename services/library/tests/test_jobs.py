@@ -20,7 +20,6 @@ from anime_common import (
     ServiceUnavailableError,
     ValidationError,
     asyncpg_dsn,
-    create_read_pool,
 )
 from anime_devstack.ports import free_port
 from anime_library.app import job_kinds
@@ -96,7 +95,9 @@ def make_runner(
 async def runner_for(
     database: Database, database_url: str, *, start: bool = True, **options: Any
 ) -> AsyncIterator[JobRunner]:
-    pool = await create_read_pool(library_settings(database_url), application_name="test-jobs")
+    pool = await job_repository.create_pool(
+        library_settings(database_url), application_name="test-jobs"
+    )
     runner = make_runner(database, database_url, pool, **options)
     if start:
         runner.start()
@@ -467,7 +468,7 @@ async def test_an_unreachable_database_refuses_submits_with_a_503(
     database: Database, database_url: str
 ) -> None:
     nowhere = database_url.rsplit("@", 1)[0] + f"@127.0.0.1:{free_port()}/nowhere"
-    pool = await create_read_pool(library_settings(nowhere), application_name="test-jobs")
+    pool = await job_repository.create_pool(library_settings(nowhere), application_name="test-jobs")
     runner = make_runner(database, database_url, pool)
     try:
         with pytest.raises(ServiceUnavailableError) as refused:
@@ -750,7 +751,7 @@ async def test_workers_outlive_a_database_they_cannot_reach(
     database: Database, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     nowhere = database_url.rsplit("@", 1)[0] + f"@127.0.0.1:{free_port()}/nowhere"
-    pool = await create_read_pool(library_settings(nowhere), application_name="test-jobs")
+    pool = await job_repository.create_pool(library_settings(nowhere), application_name="test-jobs")
     runner = make_runner(database, database_url, pool, poll_interval=0.05)
     with caplog.at_level(logging.WARNING, logger="anime_library.jobs"):
         runner.start()
@@ -761,26 +762,36 @@ async def test_workers_outlive_a_database_they_cannot_reach(
     assert "job upkeep skipped" in caplog.text
 
 
-async def test_a_workers_statements_never_scan_the_whole_table(database_url: str) -> None:
+async def test_the_queues_statements_read_indexes_by_plain_index_scans(database_url: str) -> None:
     # PostgreSQL caches a generic plan for asyncpg's prepared statements, made on
     # whatever the table held then (here: nothing, as on a fresh deploy); a plan that
-    # scans library.jobs would be kept while the table grows to its retention.
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    # scans library.jobs would be kept while the table grows to its retention. A
+    # bitmap scan would read every dead index entry since the last vacuum
+    # (`repository._SESSION_SETTINGS`): the queue's own pool plans none.
+    pool = await job_repository.create_pool(
+        library_settings(database_url), application_name="test-jobs"
+    )
     try:
-        await connection.execute("SET plan_cache_mode = force_generic_plan")
-        statements = {
-            "renew": (job_repository._RENEW, "'{}', 'w', 1"),
-            "succeed": (job_repository._SUCCEED, "'{}', 'w'"),
-            "release": (job_repository._RELEASE, "'{}', 'w', 1, 0"),
-            "claim": (job_repository._CLAIM, "'w', 1, 10"),
-            "requeue": (job_repository._REQUEUE_EXPIRED, "3, 'x'"),
-            "prune": (job_repository._PRUNE, "1, 10"),
-        }
-        for name, (sql, arguments) in statements.items():
-            await connection.execute(f"PREPARE {name} AS {sql}")
-            plan = "\n".join(
-                row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})")
-            )
-            assert "Seq Scan" not in plan, (name, plan)
+        async with pool.acquire() as connection:
+            await connection.execute("SET plan_cache_mode = force_generic_plan")
+            arrays = ", ".join(["'{}'"] * 6)
+            statements = {
+                "renew": (job_repository._RENEW, "'{}', 'w', 1"),
+                "succeed": (job_repository._SUCCEED, "'{}', 'w'"),
+                "release": (job_repository._RELEASE, "'{}', 'w', 1, 0"),
+                "claim": (job_repository._CLAIM, "'w', 1, 10"),
+                "requeue": (job_repository._REQUEUE_EXPIRED, "3, 'x'"),
+                "prune": (job_repository._PRUNE, "1, 10"),
+                "submit": (job_repository._SUBMIT_REPLACING, f"{arrays}, 10, '{{}}'"),
+                "submit_kept": (job_repository._SUBMIT_KEEPING, f"{arrays}, 10, '{{}}'"),
+            }
+            for name, (sql, arguments) in statements.items():
+                await connection.execute(f"PREPARE {name} AS {sql}")
+                plan = "\n".join(
+                    row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})")
+                )
+                assert "Seq Scan on jobs" not in plan, (name, plan)
+                assert "Bitmap" not in plan, (name, plan)
+            await connection.execute("DEALLOCATE ALL")
     finally:
-        await connection.close()
+        await pool.close()

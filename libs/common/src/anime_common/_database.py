@@ -6,7 +6,7 @@ import asyncio
 import errno
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -113,7 +113,12 @@ class _Checkout:
         await self._context.__aexit__(kind, error, traceback)
 
 
-async def create_read_pool(settings: CommonSettings, *, application_name: str) -> ReadPool:
+async def create_read_pool(
+    settings: CommonSettings,
+    *,
+    application_name: str,
+    server_settings: Mapping[str, str] | None = None,
+) -> ReadPool:
     """A plain asyncpg pool for a service's reads, sized like the engine's pool.
 
     No SQLAlchemy checkout, pre-ping, transaction or reset query per request
@@ -123,6 +128,7 @@ async def create_read_pool(settings: CommonSettings, *, application_name: str) -
     reset is one more round trip per release). A connection broken by a
     database restart fails its request once (503: `is_database_unavailable`)
     and is replaced. Connections open on first use; close the pool in the lifespan.
+    `server_settings` are set on each of its connections (planner settings, say).
     """
     pool: asyncpg.Pool = await asyncpg.create_pool(
         asyncpg_dsn(settings.database_url),
@@ -130,7 +136,7 @@ async def create_read_pool(settings: CommonSettings, *, application_name: str) -
         max_size=settings.DB_POOL_SIZE + settings.DB_MAX_OVERFLOW,
         timeout=settings.DB_CONNECT_TIMEOUT,
         max_inactive_connection_lifetime=max(settings.DB_POOL_RECYCLE, 0),
-        server_settings={"application_name": application_name},
+        server_settings={**(server_settings or {}), "application_name": application_name},
         reset=_keep_session,
     )
     reader = ReadPool(pool, acquire_timeout=settings.DB_POOL_TIMEOUT)

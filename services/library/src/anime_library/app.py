@@ -21,6 +21,7 @@ from anime_common import (
 from anime_library.catalog_client import CatalogClient
 from anime_library.favorites import service as favorites
 from anime_library.favorites.repository import FavoriteRow
+from anime_library.jobs import repository as jobs_repository
 from anime_library.jobs.runner import JobKind, JobRunner
 from anime_library.metrics import sample_job_queue
 from anime_library.routes import routes
@@ -52,7 +53,7 @@ def job_kinds(settings: LibrarySettings) -> Sequence[JobKind]:
 
 async def create_runner(settings: LibrarySettings) -> JobRunner:
     """The job runner of one process, with a pool of its own (close it after `shutdown`)."""
-    pool = await create_read_pool(settings, application_name="library-jobs")
+    pool = await jobs_repository.create_pool(settings, application_name="library-jobs")
     listen = functools.partial(
         asyncpg.connect,
         asyncpg_dsn(settings.database_url),
