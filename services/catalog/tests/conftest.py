@@ -24,9 +24,16 @@ def catalog_settings(database_url: str) -> CatalogSettings:
     return load_settings(CatalogSettings, DATABASE_URL=database_url, SECRET_KEY=SECRET_KEY)
 
 
+# Modules mint their headers when pytest imports them; a slow run reached tests
+# more than 300 s after that (CI, 2026-12-07: two 401 "Token has expired").
+SERVICE_TOKEN_SECONDS = 3600
+
+
 def service_token(*, permissions: tuple[str, ...] = ("internal",)) -> str:
     verifier = TokenVerifier(catalog_settings("postgresql://unused/db"))
-    return verifier.issue(subject="service:test", permissions=permissions, expires_in=300)
+    return verifier.issue(
+        subject="service:test", permissions=permissions, expires_in=SERVICE_TOKEN_SECONDS
+    )
 
 
 async def seed(database_url: str) -> int:
