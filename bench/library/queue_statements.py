@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import os
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,7 @@ from anime_common import (
     migrate,
 )
 from anime_devstack.postgres import LocalPostgres
+from anime_devstack.proc import cpu_seconds
 from anime_library.app import MIGRATIONS
 from anime_library.jobs import repository
 from anime_library.jobs.repository import NewJob
@@ -45,14 +45,6 @@ from anime_library.settings import LibrarySettings
 GROUP = 11  # jobs per group-committed submit (bench/library: ~11 at c=32)
 BATCH = 17  # jobs per claim (bench/library: ~17 at c=32)
 BACKLOG = 550  # jobs queued when the workers start
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def backend_seconds(pid: int) -> float:
-    """User and system CPU time of a process, from /proc."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 async def lifecycle_rounds(
@@ -96,9 +88,12 @@ async def lifecycle_rounds(
                     )
 
         async def timed(step: Callable[[], Awaitable[None]]) -> float:
-            before = backend_seconds(pid)
+            before = cpu_seconds(pid)
             await step()
-            return backend_seconds(pid) - before
+            after = cpu_seconds(pid)
+            if before is None or after is None:
+                raise RuntimeError(f"PostgreSQL's backend {pid} went away")
+            return after - before
 
         # The workers start on a backlog (a restart, a deploy): the plans their
         # statements keep are made on a table of some hundred queued jobs.

@@ -790,8 +790,7 @@ async def test_the_queues_statements_read_indexes_by_plain_index_scans(database_
                 plan = "\n".join(
                     row[0] for row in await connection.fetch(f"EXPLAIN EXECUTE {name}({arguments})")
                 )
-                assert "Seq Scan on jobs" not in plan, (name, plan)
+                assert "Seq Scan" not in plan, (name, plan)
                 assert "Bitmap" not in plan, (name, plan)
-            await connection.execute("DEALLOCATE ALL")
     finally:
         await pool.close()
