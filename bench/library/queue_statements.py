@@ -20,27 +20,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 
-import asyncpg
+from library_database import fresh_library_database
 
-from anime_common import (
-    Database,
-    ReadPool,
-    asyncpg_dsn,
-    create_engine,
-    create_read_pool,
-    load_settings,
-    migrate,
-)
+from anime_common import ReadPool, create_read_pool
 from anime_devstack.postgres import LocalPostgres
 from anime_devstack.proc import cpu_seconds
-from anime_library.app import MIGRATIONS
 from anime_library.jobs import repository
 from anime_library.jobs.repository import NewJob
-from anime_library.settings import LibrarySettings
 
 GROUP = 11  # jobs per group-committed submit (bench/library: ~11 at c=32)
 BATCH = 17  # jobs per claim (bench/library: ~17 at c=32)
@@ -114,20 +103,9 @@ async def lifecycle_rounds(
 async def measure(
     postgres: LocalPostgres, *, queue_pool: bool, rounds: int, jobs_per_round: int
 ) -> list[tuple[float, float]]:
-    name = f"bench_queue_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(asyncpg_dsn(postgres.url("postgres")))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    settings = load_settings(
-        LibrarySettings,
-        DATABASE_URL=postgres.url(name),
-        SECRET_KEY=secrets.token_urlsafe(48),
-        DB_POOL_SIZE=1,
-        DB_MAX_OVERFLOW=0,
+    settings = await fresh_library_database(
+        postgres.url(), prefix="bench_queue", DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0
     )
-    database = Database(create_engine(settings, application_name="bench-queue"))
-    await migrate(database.engine, MIGRATIONS)
-    await database.dispose()
     pool = await (
         repository.create_pool(settings, application_name="bench-queue")
         if queue_pool

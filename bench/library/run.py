@@ -49,7 +49,6 @@ import datetime
 import functools
 import json
 import os
-import secrets
 import signal
 import sys
 import tempfile
@@ -202,30 +201,16 @@ async def runner_throughput(
 
     On a database of its own: the stack's library would otherwise claim the jobs too.
     """
-    import asyncpg
+    from library_database import fresh_library_database
 
-    from anime_common import Database, asyncpg_dsn, create_engine, load_settings, migrate
-    from anime_library.app import MIGRATIONS, create_runner
+    from anime_library.app import create_runner
     from anime_library.jobs.runner import Work
-    from anime_library.settings import LibrarySettings
     from anime_library.watch.repository import ProgressRow
     from anime_library.watch.service import write_progress
 
-    name = f"bench_runner_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(asyncpg_dsn(database_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = database_url.rsplit("/", 1)[0] + f"/{name}"
-    # The runner signs nothing; the key only satisfies the settings' checks.
-    settings = load_settings(
-        LibrarySettings,
-        DATABASE_URL=url,
-        SECRET_KEY=secrets.token_urlsafe(48),
-        JOB_BATCH_SIZE=batch_size,
-        JOB_MAX_OPEN=jobs,
+    settings = await fresh_library_database(
+        database_url, prefix="bench_runner", JOB_BATCH_SIZE=batch_size, JOB_MAX_OPEN=jobs
     )
-    database = Database(create_engine(settings, application_name="bench-runner"))
-    await migrate(database.engine, MIGRATIONS)
     runner = await create_runner(settings)
     user, anime = uuid.uuid4(), uuid.uuid4()
     now = datetime.datetime.now(datetime.UTC)
@@ -260,7 +245,6 @@ async def runner_throughput(
     await runner.shutdown(grace=5)
     counts = await runner.counts()
     await runner.close()
-    await database.dispose()
     if counts.failed or counts.queued or counts.running:
         sys.exit(f"benchmark jobs not all done: {counts}")
     return submits, jobs / elapsed
