@@ -611,6 +611,26 @@ async def test_a_job_due_behind_a_running_one_runs_without_the_poll(
     assert [job.status for job in done] == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
 
 
+async def test_jobs_that_come_while_a_batch_runs_share_the_next_claim(
+    database: Database, database_url: str
+) -> None:
+    """A worker notified while its batch ran claims after the claim delay, not at
+    once, so what comes during the batch and the delay after it is one batch."""
+    gate = Gate(closed=True)
+    kind = JobKind("gate", gate, ProgressRow)
+    options = {"workers": 1, "poll_interval": 60, "claim_delay": 0.3, "extra": [kind]}
+    async with runner_for(database, database_url, **options) as runner:
+        await settle(runner)
+        first = await runner.submit("watch-progress:1", Work(gate, progress(10)))
+        await gate.entered.wait()
+        second = await runner.submit("watch-progress:2", Work(gate, progress(5, episode=2)))
+        gate.opened.set()
+        await asyncio.sleep(0.1)  # the first batch is done; the worker waits its delay
+        third = await runner.submit("watch-progress:3", Work(gate, progress(5, episode=3)))
+        await finished(runner, first, second, third)
+    assert [len(payloads) for payloads in gate.calls] == [1, 2]
+
+
 async def test_the_poll_runs_jobs_when_nobody_can_listen(
     database: Database, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

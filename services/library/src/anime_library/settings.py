@@ -45,10 +45,11 @@ class LibrarySettings(CommonSettings):
     JOB_LEASE_SECONDS: float = Field(default=30.0, gt=0)
     # The fallback when a notification is missed; also how often leases are checked.
     JOB_POLL_SECONDS: float = Field(default=1.0, gt=0)
-    # A worker woken by a notification waits this long before it claims, so the
-    # jobs of the next few groups share its claim and its transaction. 15 ms, not
-    # 5: progress writes at 35.0% of the floor's req/s against 33.2%, three paired
-    # runs with two workers (bench/library); a job lands ~10 ms later for it.
+    # A worker woken by a notification, or notified while its batch ran, waits
+    # this long before it claims, so the jobs of the next few groups share its
+    # claim and its transaction. 15 ms, not 5: progress writes at 35.0% of the
+    # floor's req/s against 33.2%, three paired runs with two workers
+    # (bench/library); a job lands ~10-15 ms later for it.
     JOB_CLAIM_DELAY_SECONDS: float = Field(default=0.015, ge=0, le=0.1)
     JOB_RETRY_ATTEMPTS: int = Field(default=3, ge=0, le=20)
     JOB_RETRY_BACKOFF_SECONDS: float = Field(default=0.1, ge=0)

@@ -23,12 +23,15 @@ replica sees it. What it guarantees:
   one job even when the first finished in between.
 - **Workers** in every process claim batches (`FOR UPDATE SKIP LOCKED`), woken
   by `LISTEN/NOTIFY` on a connection of their own, with a poll as the
-  fallback. A worker done with a batch claims again at once only when the
-  batch may have left jobs due that nobody was notified of (it was full, it
-  queued a follow-up or failed, it held a lane's job, or a notification came
-  while every worker was busy); otherwise it waits for a notification. Jobs
-  of one kind in a batch are written by one handler call in one transaction,
-  which also marks them done: the work and its `succeeded` commit together.
+  fallback. A woken worker waits `claim_delay` before it claims, so the
+  submits of the next moments share its batch. A worker done with a batch
+  claims again at once when more may be due at once (the batch was full, or
+  held a lane's job); after `claim_delay` when jobs are due that nobody will
+  be notified of (a follow-up, a failure) or notifications came while it ran
+  (it was one of them, or every worker was busy); otherwise it waits for a
+  notification. Jobs of one kind in a batch are written by one handler call
+  in one transaction, which also marks them done: the work and its
+  `succeeded` commit together.
   A batch that fails for a reason other than a transient one is run again job
   by job, so only the bad job fails, with its error text.
   Transient errors are retried with exponential backoff, a bounded number of
@@ -552,9 +555,19 @@ class JobRunner:
                 done.set()
                 await renewal
                 del self._in_hand[index]
-            if more or full or notified or self._missed:
+            if full or any(job.lane is not None for job in batch):
+                # More may be due now: the claim's limit, or a lane's next job (which
+                # a claim skips while an older one is open; one a batch).
                 self._missed = False
-                continue  # claim again at once
+                continue
+            if more or notified or self._missed:
+                # Jobs are due (follow-ups, jobs that came while the batch ran): claimed
+                # after `claim_delay`, as by a woken worker, so the next moments'
+                # submits share the claim. Under load that is every batch; claiming
+                # at once took only what came during the last one (bench/library).
+                self._missed = False
+                await self._linger()
+                continue
             # The claim took every due job and each is done: what is submitted next
             # notifies an idle worker. A claim now would find nothing (it did, for
             # about every other batch under load: a round trip each).
@@ -568,9 +581,16 @@ class JobRunner:
 
     async def _wait_for_work(self, index: int) -> None:
         """Until a notification (then `claim_delay` more) or the poll; on the idle list already."""
-        if await self._idle(index, self._poll) and self._claim_delay:
-            # Let the submits of the next moments join: one claim and one
-            # transaction for many jobs instead of one for each group.
+        if await self._idle(index, self._poll):
+            await self._linger()
+
+    async def _linger(self) -> None:
+        """`claim_delay`, or until shutdown, before a claim that a notification called for.
+
+        The submits of the next moments join it: one claim and one transaction for
+        many jobs instead of one for each group.
+        """
+        if self._claim_delay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._claim_delay):
                     await self._stop.wait()
@@ -591,12 +611,11 @@ class JobRunner:
                 logger.warning("job leases not renewed (%s)", type(exc).__name__)
 
     async def _run_batch(self, worker: str, batch: Sequence[ClaimedJob]) -> bool:
-        """Run a batch; whether it may have left jobs due that nobody was notified of.
+        """Run a batch; whether it left jobs due that nobody was notified of.
 
-        A follow-up queued again, a job failed or released, and the next job of a
-        lane (which a claim skips while an older one is open) are such jobs.
+        A follow-up queued again and a job failed or released are such jobs.
         """
-        more = any(job.lane is not None for job in batch)
+        more = False
         groups: dict[str, list[ClaimedJob]] = {}
         for job in batch:
             groups.setdefault(job.kind, []).append(job)
