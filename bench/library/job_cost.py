@@ -41,8 +41,7 @@ from anime_devstack.postgres import LocalPostgres, postmaster_pid
 from anime_library.app import create_runner
 from anime_library.jobs import repository
 from anime_library.jobs.runner import JobRunner, Work
-from anime_library.watch.repository import ProgressRow
-from anime_library.watch.service import write_progress
+from anime_library.watch.repository import WRITE_PROGRESS, ProgressRow
 
 CLIENTS = 32  # the stack bench's concurrency
 SLICE_SECONDS = 5
@@ -91,7 +90,7 @@ def count_calls(counts: Counter[str]) -> None:
         setattr(repository, name, counted)
 
     wrap("submit", lambda kwargs: len(kwargs["jobs"]))
-    wrap("mark_succeeded", lambda kwargs: len(kwargs["ids"]))
+    wrap("write_and_succeed", lambda kwargs: len(kwargs["ids"]))
 
 
 async def client(
@@ -118,7 +117,7 @@ async def client(
         )
         await runner.submit(
             f"watch-progress:{row.user_id}:{row.anime_id}:1",
-            Work(write_progress, row),
+            Work(WRITE_PROGRESS, row),
             owner=row.user_id,
             replace=True,
         )
@@ -158,7 +157,7 @@ async def measure(postgres: LocalPostgres, *, seconds: int, keys: int, request_u
         print(
             f"{slice_index * SLICE_SECONDS:>5}s {jobs / wall:>7.0f} {1e6 * library / jobs:>15.1f}"
             f" {1e6 * database / jobs:>18.1f} {_ratio(calls, 'submit'):>6.1f}"
-            f" {_ratio(calls, 'mark_succeeded'):>6.1f}"
+            f" {_ratio(calls, 'write_and_succeed'):>6.1f}"
         )
     print(f"{'all':>6} {'':>7} {1e6 * sums[1] / sums[0]:>15.1f} {1e6 * sums[2] / sums[0]:>18.1f}")
     for task in clients:

@@ -205,8 +205,7 @@ async def runner_throughput(
 
     from anime_library.app import create_runner
     from anime_library.jobs.runner import Work
-    from anime_library.watch.repository import ProgressRow
-    from anime_library.watch.service import write_progress
+    from anime_library.watch.repository import WRITE_PROGRESS, ProgressRow
 
     settings = await fresh_library_database(
         database_url, prefix="bench_runner", JOB_BATCH_SIZE=batch_size, JOB_MAX_OPEN=jobs
@@ -231,7 +230,7 @@ async def runner_throughput(
         await asyncio.gather(
             *(
                 runner.submit(
-                    f"watch-progress:{user}:{anime}:{row.episode}", Work(write_progress, row)
+                    f"watch-progress:{user}:{anime}:{row.episode}", Work(WRITE_PROGRESS, row)
                 )
                 for row in rows[chunk : chunk + 500]
             )

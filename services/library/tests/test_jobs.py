@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import functools
 import logging
@@ -39,7 +40,6 @@ from anime_library.jobs.runner import (
 )
 from anime_library.jobs.schemas import JobOut
 from anime_library.watch import repository as watch_repository
-from anime_library.watch import service as watch
 from anime_library.watch.repository import ProgressRow
 
 from .conftest import library_settings
@@ -64,7 +64,9 @@ class Gate:
         self.calls.append(list(payloads))
         self.entered.set()
         await self.opened.wait()
-        await watch_repository.upsert_progress(connection=connection, rows=payloads)
+        await job_repository.write_payloads(
+            connection=connection, write=watch_repository.WRITE_PROGRESS, payloads=payloads
+        )
 
 
 def make_runner(
@@ -152,7 +154,7 @@ async def finished(runner: JobRunner, *jobs: Job) -> list[Job]:
 async def settle(runner: JobRunner) -> None:
     """One job run to its end: what the start-up left (the listener's wake-up of every
     worker, for whatever was notified before it listened) is spent."""
-    warm = Work(watch.write_progress, progress(1, episode=999))
+    warm = Work(watch_repository.WRITE_PROGRESS, progress(1, episode=999))
     await finished(runner, await runner.submit("watch-progress:settle", warm))
 
 
@@ -167,7 +169,7 @@ async def test_a_job_is_committed_before_submit_returns_and_then_succeeds(
 ) -> None:
     async with runner_for(database, database_url) as runner:
         job = await runner.submit(
-            "favorite:add:x", Work(favorites.write_favorites, favorite()), owner=USER
+            "favorite:add:x", Work(favorites_repository.ADD_FAVORITES, favorite()), owner=USER
         )
         # Durable before the 202: another connection already sees it.
         stored = await rows(database, "SELECT id, key, owner FROM library.jobs")
@@ -190,31 +192,39 @@ async def test_concurrent_submits_are_one_statement_and_one_key_one_job(
 ) -> None:
     async with runner_for(database, database_url, start=False, group_window=0.05) as runner:
         submits = [
-            runner.submit(f"watch-progress:{n}", Work(watch.write_progress, progress(n, episode=n)))
+            runner.submit(
+                f"watch-progress:{n}", Work(watch_repository.WRITE_PROGRESS, progress(n, episode=n))
+            )
             for n in range(1, 101)
         ]
-        same = [runner.submit("favorite:add:k", Work(favorites.write_favorites, favorite()))] * 3
+        same = [
+            runner.submit("favorite:add:k", Work(favorites_repository.ADD_FAVORITES, favorite()))
+        ] * 3
         jobs = await asyncio.gather(*submits, *same)
         # One group, one INSERT: every row carries the same inserting transaction.
         assert await rows(
             database, "SELECT count(*), count(DISTINCT xmin::text) FROM library.jobs"
         ) == [(101, 1)]
         assert len({job.id for job in jobs[100:]}) == 1
-        again = await runner.submit("favorite:add:k", Work(favorites.write_favorites, favorite()))
+        again = await runner.submit(
+            "favorite:add:k", Work(favorites_repository.ADD_FAVORITES, favorite())
+        )
         assert again.id == jobs[100].id  # still open: the same job, its first payload
         assert again.payload == jobs[100].payload
         runner.start()
         done = await finished(runner, *jobs)
         assert {job.status for job in done} == {JobStatus.SUCCEEDED}
         assert len(await rows(database, "SELECT * FROM library.watch_progress")) == 100
-        third = await runner.submit("favorite:add:k", Work(favorites.write_favorites, favorite()))
+        third = await runner.submit(
+            "favorite:add:k", Work(favorites_repository.ADD_FAVORITES, favorite())
+        )
         assert third.id != again.id  # once finished, the key is free again
 
 
 async def test_a_job_that_succeeded_since_the_callers_read_is_the_answer(
     database: Database, database_url: str
 ) -> None:
-    add = Work(favorites.write_favorites, favorite())
+    add = Work(favorites_repository.ADD_FAVORITES, favorite())
     async with runner_for(database, database_url) as runner:
         (first,) = await finished(runner, await runner.submit("favorite:add:k", add))
         # A caller that read before `first` existed (or while it was open) is
@@ -293,7 +303,7 @@ async def test_twenty_rapid_updates_end_with_the_last_position(
     async with runner_for(database, database_url, group_window=0) as runner:
         jobs = []
         for position in range(1, 21):
-            work = Work(watch.write_progress, progress(float(position * 10)))
+            work = Work(watch_repository.WRITE_PROGRESS, progress(float(position * 10)))
             jobs.append(await runner.submit("watch-progress:u:a:1", work, replace=True))
         await finished(runner, *jobs)
     stored = await rows(database, "SELECT position_seconds FROM library.watch_progress")
@@ -304,7 +314,9 @@ async def test_a_failing_job_is_failed_with_its_error_and_leaves_no_row(
     database: Database, database_url: str
 ) -> None:
     async def insert_then_fail(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-        await favorites_repository.insert_favorites(connection=connection, rows=payloads)
+        await job_repository.write_payloads(
+            connection=connection, write=favorites_repository.ADD_FAVORITES, payloads=payloads
+        )
         raise ValueError("the anime vanished")
 
     kind = JobKind("bad", insert_then_fail, FavoriteRow)
@@ -318,17 +330,13 @@ async def test_a_failing_job_is_failed_with_its_error_and_leaves_no_row(
 
 
 async def test_one_bad_job_in_a_batch_fails_alone(database: Database, database_url: str) -> None:
-    async def upsert_unchecked(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-        await watch_repository.upsert_progress(connection=connection, rows=payloads)
-
-    kind = JobKind("unchecked", upsert_unchecked, ProgressRow)
     payloads = [progress(5, episode=1), progress(5, episode=2, percent=150), progress(5, episode=3)]
-    async with runner_for(
-        database, database_url, start=False, extra=[kind], workers=1, batch_size=50
-    ) as runner:
+    async with runner_for(database, database_url, start=False, workers=1, batch_size=50) as runner:
         jobs = await asyncio.gather(
             *(
-                runner.submit(f"watch-progress:{row.episode}", Work(upsert_unchecked, row))
+                runner.submit(
+                    f"watch-progress:{row.episode}", Work(watch_repository.WRITE_PROGRESS, row)
+                )
                 for row in payloads
             )
         )
@@ -358,10 +366,58 @@ async def test_progress_is_checked_again_where_it_is_written(
         last_watched_at=datetime.datetime.now(datetime.UTC),
     )
     async with runner_for(database, database_url) as runner:
-        job = await runner.submit("watch-progress:bad", Work(watch.write_progress, bad))
+        job = await runner.submit("watch-progress:bad", Work(watch_repository.WRITE_PROGRESS, bad))
         (done,) = await finished(runner, job)
     assert done.status is JobStatus.FAILED
-    assert done.error == "Invalid watch progress"
+    assert done.error == "Database error (CheckViolationError)"
+
+
+async def test_a_payload_the_write_cannot_read_fails_its_job_alone(
+    database: Database, database_url: str
+) -> None:
+    good = dataclasses.asdict(progress(10, episode=1))
+    unreadable = [None, "text", good | {"episode": "two"}, good | {"position_seconds": "far"}]
+    async with runner_for(database, database_url, start=False, workers=1) as runner:
+        jobs = await asyncio.gather(
+            runner.submit("watch-progress:good", Work(watch_repository.WRITE_PROGRESS, good)),
+            *(
+                runner.submit(f"watch-progress:bad:{n}", Work(watch_repository.WRITE_PROGRESS, bad))
+                for n, bad in enumerate(unreadable)
+            ),
+        )
+        runner.start()
+        done = await finished(runner, *jobs)
+    assert [job.status for job in done] == [JobStatus.SUCCEEDED] + [JobStatus.FAILED] * 4
+    assert {job.error for job in done[1:]} == {
+        "Database error (InvalidParameterValueError)",  # not a JSON object
+        "Database error (InvalidTextRepresentationError)",  # a field of the wrong type
+    }
+    assert await rows(database, "SELECT episode, position_seconds FROM library.watch_progress") == [
+        (1, 10)
+    ]
+
+
+async def test_a_write_runs_without_jobs_for_payloads_given_to_it(
+    database: Database, database_url: str
+) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await job_repository.write_payloads(
+            connection=connection,
+            write=watch_repository.WRITE_PROGRESS,
+            payloads=[progress(5, episode=1), progress(6, episode=2)],
+        )
+        # A write of no steps writes nothing, and needs no statement.
+        await job_repository.write_payloads(
+            connection=connection, write=favorites_repository.REMOVE_NOTHING, payloads=[None]
+        )
+    finally:
+        await connection.close()
+    stored = await rows(
+        database, "SELECT episode, position_seconds FROM library.watch_progress ORDER BY 1"
+    )
+    assert stored == [(1, 5), (2, 6)]
+    assert await rows(database, "SELECT count(*) FROM library.jobs") == [(0,)]
 
 
 class Serialization(Exception):
@@ -378,7 +434,9 @@ async def test_transient_errors_are_retried_with_backoff_up_to_a_bound(
             attempts.append(key)
             if attempts.count(key) <= failures:
                 raise Serialization("could not serialize access")
-            await watch_repository.upsert_progress(connection=connection, rows=payloads)
+            await job_repository.write_payloads(
+                connection=connection, write=watch_repository.WRITE_PROGRESS, payloads=payloads
+            )
 
         return handler
 
@@ -408,7 +466,9 @@ async def test_an_unreachable_database_is_waited_for_not_failed(
         calls.append(1)
         if len(calls) <= 6:  # well past the retry bound
             raise ConnectionResetError("connection lost")
-        await watch_repository.upsert_progress(connection=connection, rows=payloads)
+        await job_repository.write_payloads(
+            connection=connection, write=watch_repository.WRITE_PROGRESS, payloads=payloads
+        )
 
     kind = JobKind("outage", outage, ProgressRow)
     async with runner_for(database, database_url, extra=[kind], retry_attempts=2) as runner:
@@ -424,13 +484,16 @@ async def test_a_full_queue_refuses_with_retry_after_and_records_nothing(
     async with runner_for(database, database_url, start=False, max_open=2) as runner:
         for episode in (1, 2):
             await runner.submit(
-                f"watch-progress:{episode}", Work(watch.write_progress, progress(1, episode=1))
+                f"watch-progress:{episode}",
+                Work(watch_repository.WRITE_PROGRESS, progress(1, episode=1)),
             )
         with pytest.raises(ServiceUnavailableError) as refused:
-            await runner.submit("watch-progress:3", Work(watch.write_progress, progress(1)))
+            await runner.submit(
+                "watch-progress:3", Work(watch_repository.WRITE_PROGRESS, progress(1))
+            )
         assert refused.value.headers == {"Retry-After": "1"}
         # An open key takes no room.
-        await runner.submit("watch-progress:2", Work(watch.write_progress, progress(2)))
+        await runner.submit("watch-progress:2", Work(watch_repository.WRITE_PROGRESS, progress(2)))
         assert await rows(database, "SELECT count(*) FROM library.jobs") == [(2,)]
         counts = await runner.counts()
         assert (counts.queued, counts.running, counts.failed) == (2, 0, 0)
@@ -448,12 +511,16 @@ async def test_a_submit_behind_the_group_in_flight_keeps_its_own_timeout(
         async with runner_for(database, database_url, start=False, submit_timeout=1.0) as runner:
             loop = asyncio.get_running_loop()
             first = asyncio.create_task(
-                runner.submit("watch-progress:1", Work(watch.write_progress, progress(1)))
+                runner.submit(
+                    "watch-progress:1", Work(watch_repository.WRITE_PROGRESS, progress(1))
+                )
             )
             await asyncio.sleep(0.3)  # the first group is in flight, blocked by the lock
             sent = loop.time()
             with pytest.raises(ServiceUnavailableError):
-                await runner.submit("watch-progress:2", Work(watch.write_progress, progress(2)))
+                await runner.submit(
+                    "watch-progress:2", Work(watch_repository.WRITE_PROGRESS, progress(2))
+                )
             waited = loop.time() - sent
             with pytest.raises(ServiceUnavailableError):
                 await first
@@ -472,7 +539,9 @@ async def test_an_unreachable_database_refuses_submits_with_a_503(
     runner = make_runner(database, database_url, pool)
     try:
         with pytest.raises(ServiceUnavailableError) as refused:
-            await runner.submit("watch-progress:x", Work(watch.write_progress, progress(1)))
+            await runner.submit(
+                "watch-progress:x", Work(watch_repository.WRITE_PROGRESS, progress(1))
+            )
         assert refused.value.headers == {"Retry-After": "1"}
     finally:
         await runner.shutdown(grace=1)
@@ -486,8 +555,10 @@ async def test_finished_jobs_are_pruned_after_the_retention_period(
     gate = Gate(closed=True)
     kind = JobKind("gate", gate, ProgressRow)
     async with runner_for(database, database_url, extra=[kind], retention=0.3) as runner:
-        done = await runner.submit("k", Work(favorites.remove_nothing, None))
-        failed = await runner.submit("watch-progress:bad", Work(watch.write_progress, None))
+        done = await runner.submit("k", Work(favorites_repository.REMOVE_NOTHING, None))
+        failed = await runner.submit(
+            "watch-progress:bad", Work(watch_repository.WRITE_PROGRESS, None)
+        )
         await finished(runner, done, failed)
         running = await runner.submit("watch-progress:slow", Work(gate, progress(1)))
         await gate.entered.wait()
@@ -503,18 +574,22 @@ async def test_add_and_remove_of_one_lane_keep_their_order(
     database: Database, database_url: str
 ) -> None:
     lane = f"favorite:{USER}:{ANIME}"
-    pair = favorites.FavoritePair(user_id=USER, anime_id=ANIME)
+    pair = favorites_repository.FavoritePair(user_id=USER, anime_id=ANIME)
     async with runner_for(database, database_url, workers=4, batch_size=1) as runner:
         for _ in range(3):
-            add = await runner.submit("add", Work(favorites.write_favorites, favorite(), lane=lane))
+            add = await runner.submit(
+                "add", Work(favorites_repository.ADD_FAVORITES, favorite(), lane=lane)
+            )
             await finished(runner, add)
             jobs = [
-                await runner.submit("remove", Work(favorites.remove_favorites, pair, lane=lane)),
                 await runner.submit(
-                    "add-again", Work(favorites.write_favorites, favorite(), lane=lane)
+                    "remove", Work(favorites_repository.REMOVE_FAVORITES, pair, lane=lane)
                 ),
                 await runner.submit(
-                    "remove-again", Work(favorites.remove_favorites, pair, lane=lane)
+                    "add-again", Work(favorites_repository.ADD_FAVORITES, favorite(), lane=lane)
+                ),
+                await runner.submit(
+                    "remove-again", Work(favorites_repository.REMOVE_FAVORITES, pair, lane=lane)
                 ),
             ]
             await finished(runner, *jobs)
@@ -526,7 +601,7 @@ async def test_a_job_whose_worker_died_runs_again_and_lands_once(
 ) -> None:
     row = progress(33)
     async with runner_for(database, database_url, start=False) as runner:
-        job = await runner.submit("watch-progress:dead", Work(watch.write_progress, row))
+        job = await runner.submit("watch-progress:dead", Work(watch_repository.WRITE_PROGRESS, row))
     # A worker of a process that died: it claimed the job, wrote the row, never committed
     # the job's outcome. Its lease runs out.
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
@@ -535,7 +610,9 @@ async def test_a_job_whose_worker_died_runs_again_and_lands_once(
             connection=connection, worker="dead:1:0", lease_seconds=0.2, limit=10
         )
         assert [item.id for item in claimed] == [job.id]
-        await watch_repository.upsert_progress(connection=connection, rows=[row])
+        await job_repository.write_payloads(
+            connection=connection, write=watch_repository.WRITE_PROGRESS, payloads=[row]
+        )
     finally:
         await connection.close()
     async with runner_for(database, database_url, lease=5) as runner:
@@ -550,7 +627,9 @@ async def test_a_job_that_kills_every_worker_is_failed_at_last(
     database: Database, database_url: str
 ) -> None:
     async with runner_for(database, database_url, start=False) as runner:
-        job = await runner.submit("watch-progress:poison", Work(watch.write_progress, None))
+        job = await runner.submit(
+            "watch-progress:poison", Work(watch_repository.WRITE_PROGRESS, None)
+        )
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         for attempt in range(3):
@@ -576,7 +655,9 @@ async def test_a_notification_wakes_the_workers_of_another_runner(
         runner_for(database, database_url, start=False) as other,
     ):
         await asyncio.sleep(0.2)  # the listener is connected
-        job = await other.submit("watch-progress:n", Work(watch.write_progress, progress(1)))
+        job = await other.submit(
+            "watch-progress:n", Work(watch_repository.WRITE_PROGRESS, progress(1))
+        )
         async with asyncio.timeout(5):
             (done,) = await finished(worker, job)
         assert done.status is JobStatus.SUCCEEDED
@@ -601,7 +682,7 @@ async def test_a_job_due_behind_a_running_one_runs_without_the_poll(
         await settle(runner)
         first = await runner.submit("watch-progress:1", Work(gate, progress(10), lane=lane))
         await gate.entered.wait()
-        work = Work(watch.write_progress, progress(5, episode=2), lane=lane)
+        work = Work(watch_repository.WRITE_PROGRESS, progress(5, episode=2), lane=lane)
         second = await runner.submit("watch-progress:2", work)
         await asyncio.sleep(0.2)  # notified, and nobody could take it
         assert (await runner.get(second.id)).status is JobStatus.QUEUED  # type: ignore[union-attr]
@@ -642,7 +723,9 @@ async def test_the_poll_runs_jobs_when_nobody_can_listen(
             runner_for(database, database_url, listen=refuse, poll_interval=0.05) as worker,
             runner_for(database, database_url, start=False) as other,
         ):
-            job = await other.submit("watch-progress:p", Work(watch.write_progress, progress(1)))
+            job = await other.submit(
+                "watch-progress:p", Work(watch_repository.WRITE_PROGRESS, progress(1))
+            )
             (done,) = await finished(worker, job)
     assert done.status is JobStatus.SUCCEEDED
     assert "job listener cannot connect" in caplog.text
@@ -699,10 +782,10 @@ async def test_runner_settings_and_start_are_checked(database: Database, databas
 def test_payloads_round_trip_through_json() -> None:
     import orjson
 
-    kind = JobKind("watch-progress", watch.write_progress, ProgressRow)
+    kind = JobKind("watch-progress", watch_repository.WRITE_PROGRESS, ProgressRow)
     row = progress(12.5, percent=None)
     assert kind.load(orjson.dumps(row).decode()) == row
-    assert JobKind("nothing", favorites.remove_nothing).load("null") is None
+    assert JobKind("nothing", favorites_repository.REMOVE_NOTHING).load("null") is None
 
 
 def test_transient_errors_and_error_texts() -> None:

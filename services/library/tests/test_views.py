@@ -14,6 +14,7 @@ import pytest
 
 from anime_common import Database, asyncpg_dsn
 from anime_devstack.assertions import assert_envelope
+from anime_library.jobs import repository as job_repository
 from anime_library.views import repository as view_repository
 from anime_library.views.repository import ViewRow
 
@@ -194,10 +195,9 @@ async def test_reads_need_a_token_and_writes_need_write_content(
 async def record(database_url: str, rows: list[ViewRow], window: float = 3600) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        async with connection.transaction():
-            await view_repository.record_views(
-                connection=connection, rows=rows, window_seconds=window
-            )
+        await job_repository.write_payloads(
+            connection=connection, write=view_repository.record_views(window), payloads=rows
+        )
     finally:
         await connection.close()
 

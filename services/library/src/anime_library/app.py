@@ -19,18 +19,16 @@ from anime_common import (
     create_service_app,
 )
 from anime_library.catalog_client import CatalogClient
-from anime_library.favorites import service as favorites
-from anime_library.favorites.repository import FavoriteRow
+from anime_library.favorites import repository as favorites
+from anime_library.favorites.service import kept_favorites
 from anime_library.jobs import repository as jobs_repository
 from anime_library.jobs.runner import JobKind, JobRunner
 from anime_library.metrics import sample_job_queue
 from anime_library.routes import routes
 from anime_library.settings import LibrarySettings
 from anime_library.state import LibraryState
-from anime_library.views.repository import ViewRow
-from anime_library.views.service import view_writer
-from anime_library.watch import service as watch
-from anime_library.watch.repository import ProgressRow
+from anime_library.views import repository as views
+from anime_library.watch import repository as watch
 
 # How stale the job queue's metrics may be (one cheap count over library.jobs each time).
 METRICS_SAMPLE_SECONDS = 5.0
@@ -43,11 +41,11 @@ logger = logging.getLogger("anime_library.app")
 def job_kinds(settings: LibrarySettings) -> Sequence[JobKind]:
     """Every job the library runs, by the name stored with it (any replica runs any job)."""
     return (
-        JobKind("favorite-add", favorites.write_favorites, FavoriteRow),
-        JobKind("favorite-remove", favorites.remove_favorites, favorites.FavoritePair),
-        JobKind("favorite-remove-nothing", favorites.remove_nothing),
-        JobKind("watch-progress", watch.write_progress, ProgressRow),
-        JobKind("view", view_writer(settings.VIEW_DEDUPE_SECONDS), ViewRow),
+        JobKind("favorite-add", favorites.ADD_FAVORITES, favorites.FavoriteRow),
+        JobKind("favorite-remove", favorites.REMOVE_FAVORITES, favorites.FavoritePair),
+        JobKind("favorite-remove-nothing", favorites.REMOVE_NOTHING),
+        JobKind("watch-progress", watch.WRITE_PROGRESS, watch.ProgressRow),
+        JobKind("view", views.record_views(settings.VIEW_DEDUPE_SECONDS), views.ViewRow),
     )
 
 
@@ -103,7 +101,7 @@ def create_app(settings: LibrarySettings) -> Starlette:
                 reader=reader,
                 catalog=catalog,
                 runner=runner,
-                favorites_kept=favorites.kept_favorites(reader),
+                favorites_kept=kept_favorites(reader),
             )
         finally:
             metrics.cancel()

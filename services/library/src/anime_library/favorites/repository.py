@@ -1,7 +1,7 @@
 """All SQL of favorites.
 
-Writes take many rows at once (`INSERT ... SELECT FROM unnest(...)`): the job
-runner hands a whole batch of queued jobs to one statement (PERF_NOTES.md).
+Writes take a whole batch of queued jobs at once, in the statement that
+finishes them (`BatchWrite`, PERF_NOTES.md).
 Reads run on the plain asyncpg read pool (`anime_common.create_read_pool`).
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from anime_common import as_uuid, fetch_page
-from anime_library.jobs.repository import JobRow, job_row
+from anime_library.jobs.repository import BatchWrite, JobRow, job_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,14 @@ class FavoriteRow:
     user_id: uuid.UUID
     anime_id: uuid.UUID
     created_at: datetime.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FavoritePair:
+    """The payload of a removal: which favorite goes."""
+
+    user_id: uuid.UUID
+    anime_id: uuid.UUID
 
 
 def _favorite(row: asyncpg.Record) -> FavoriteRow:
@@ -35,39 +43,29 @@ def _favorite(row: asyncpg.Record) -> FavoriteRow:
     )
 
 
-# --- writes (inside a job's transaction) --------------------------------------------
+# --- writes (in the statement that finishes their jobs) -----------------------------------
 
-_INSERT_FAVORITES = """
-INSERT INTO library.favorites (id, user_id, anime_id, created_at)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[])
-ON CONFLICT (user_id, anime_id) DO NOTHING
-"""
+# A pair that is already a favorite is left as it is.
+ADD_FAVORITES = BatchWrite(
+    record="id uuid, user_id uuid, anime_id uuid, created_at timestamptz",
+    steps="""added AS (
+    INSERT INTO library.favorites (id, user_id, anime_id, created_at)
+    SELECT id, user_id, anime_id, created_at FROM batch
+    ON CONFLICT (user_id, anime_id) DO NOTHING
+)""",
+)
 
-_DELETE_FAVORITES = """
-DELETE FROM library.favorites AS f
-USING unnest($1::uuid[], $2::uuid[]) AS d(user_id, anime_id)
-WHERE f.user_id = d.user_id AND f.anime_id = d.anime_id
-"""
+# By (user, anime); a pair that matches nothing is fine.
+REMOVE_FAVORITES = BatchWrite(
+    record="user_id uuid, anime_id uuid",
+    steps="""removed AS (
+    DELETE FROM library.favorites AS f USING batch AS d
+    WHERE f.user_id = d.user_id AND f.anime_id = d.anime_id
+)""",
+)
 
-
-async def insert_favorites(*, connection: asyncpg.Connection, rows: Sequence[FavoriteRow]) -> None:
-    """Insert favorites; a pair that is already a favorite is left as it is."""
-    await connection.execute(
-        _INSERT_FAVORITES,
-        [row.id for row in rows],
-        [row.user_id for row in rows],
-        [row.anime_id for row in rows],
-        [row.created_at for row in rows],
-    )
-
-
-async def delete_favorites(
-    *, connection: asyncpg.Connection, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
-) -> None:
-    """Delete favorites by (user, anime); pairs that match nothing are fine."""
-    await connection.execute(
-        _DELETE_FAVORITES, [user for user, _ in pairs], [anime for _, anime in pairs]
-    )
+# The job of a removal that matched no anime: it succeeds and writes nothing (API.md: 202).
+REMOVE_NOTHING = BatchWrite()
 
 
 # --- reads ----------------------------------------------------------------------------

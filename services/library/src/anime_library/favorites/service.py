@@ -1,26 +1,21 @@
 """The rules of favorites: what is checked before a change is queued, and what its job writes.
 
 Requests never write: they validate (the anime through the catalog), submit a
-job (committed to library.jobs before the answer) and answer 202. The job
-handlers below are the only writers, each in the runner's transaction; any
-replica may run them, and a job may run twice (its worker died), so every
-handler is an idempotent upsert.
+job (committed to library.jobs before the answer) and answer 202. The jobs'
+writes (`repository.ADD_FAVORITES`, `REMOVE_FAVORITES`) are the only writers,
+each in the statement that finishes its jobs; any replica may run them, and a
+job may run twice (its worker died), so every write is idempotent.
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
-
-import asyncpg
 
 from anime_common import HIANIME_ID, Batcher, NotFoundError, ReadPool
 from anime_library.anime import AnimeSummary, anime_id_for_reading, utc_now, with_anime
 from anime_library.favorites import repository
-from anime_library.favorites.repository import FavoriteRow
+from anime_library.favorites.repository import FavoritePair, FavoriteRow
 from anime_library.favorites.schemas import FavoriteAccepted, FavoriteOut
 from anime_library.jobs.repository import JobRow
 from anime_library.jobs.runner import JobStatus, Work, job_from_row
@@ -34,32 +29,6 @@ _FAVORITE_NAMESPACE = uuid.UUID("6f1c2a4e-9a43-4c55-8f0e-1d3c5b7a9e21")
 
 def favorite_id(*, user_id: uuid.UUID, anime_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_FAVORITE_NAMESPACE, f"{user_id}:{anime_id}")
-
-
-# --- job handlers: the only writers -----------------------------------------------------
-
-
-async def write_favorites(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-    await repository.insert_favorites(connection=connection, rows=payloads)
-
-
-@dataclass(frozen=True, slots=True)
-class FavoritePair:
-    """The payload of a removal: which favorite goes."""
-
-    user_id: uuid.UUID
-    anime_id: uuid.UUID
-
-
-async def remove_favorites(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-    pairs: Sequence[FavoritePair] = payloads
-    await repository.delete_favorites(
-        connection=connection, pairs=[(pair.user_id, pair.anime_id) for pair in pairs]
-    )
-
-
-async def remove_nothing(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-    """The job of a removal that matched no anime: succeeds, writes nothing (API.md: 202)."""
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -124,7 +93,7 @@ async def add_favorite(
         return _accepted(stored, JobOut.of(job_from_row(added)))
     job = await state.runner.submit(
         _add_key(user_id, anime.id),
-        Work(write_favorites, stored or row, lane=_favorite_lane(user_id, anime.id)),
+        Work(repository.ADD_FAVORITES, stored or row, lane=_favorite_lane(user_id, anime.id)),
         owner=user_id,
         done_after=_unseen_after(added),
     )
@@ -177,9 +146,11 @@ async def remove_favorite(
     target: uuid.UUID | str = anime_id or reference
     lane = _favorite_lane(user_id, target)
     work = (
-        Work(remove_favorites, FavoritePair(user_id=user_id, anime_id=anime_id), lane=lane)
+        Work(
+            repository.REMOVE_FAVORITES, FavoritePair(user_id=user_id, anime_id=anime_id), lane=lane
+        )
         if anime_id is not None
-        else Work(remove_nothing, None, lane=lane)
+        else Work(repository.REMOVE_NOTHING, None, lane=lane)
     )
     job = await state.runner.submit(_removal_key(user_id, target), work, owner=user_id)
     return JobAccepted(job=JobOut.of(job))

@@ -1,19 +1,22 @@
 """All SQL of the durable job queue, `library.jobs` (the runner's rules are in `runner.py`).
 
 Everything runs on a plain asyncpg pool (the hot paths: PERF_NOTES.md): submits,
-claims, leases and pruning as single autocommit statements; a job's outcome on
-the connection of the transaction that did its work, so the work and its
-`succeeded` commit together or not at all.
+claims, leases and pruning as single autocommit statements; a job's outcome in
+the statement that does its work (a `BatchWrite`), or on the connection of the
+transaction that did it, so the work and its `succeeded` commit together or
+not at all.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import orjson
 
 from anime_common import CommonSettings, ReadPool, as_uuid, create_read_pool
 
@@ -376,27 +379,88 @@ async def queue_counts(*, connection: asyncpg.Connection) -> QueueCounts:
 
 # --- outcomes, on the connection of the job's own transaction ---------------------------
 
-# Found by id and lease, like every statement on a worker's jobs (see `_RENEW`).
-#
+# Found by id ({ids}) and lease ({worker}), like every statement on a worker's
+# jobs (see `_RENEW`), in key order, as a submit locks them: the two never deadlock.
+_LOCK_MINE = """
+    SELECT id, payload FROM library.jobs
+    WHERE id = ANY({ids}::uuid[]) AND status = 'running' AND lease_owner = {worker}
+    ORDER BY key FOR UPDATE"""
+
 # Done, unless a newer payload came while it ran: then it is queued again with
 # that payload (the same job: its submitters hold its id).
-_SUCCEED = """
-WITH locked AS (
-    -- In key order, as a submit locks them: the two never deadlock.
-    SELECT id FROM library.jobs
-    WHERE id = ANY($1::uuid[]) AND status = 'running' AND lease_owner = $2
-    ORDER BY key FOR UPDATE
+_FINISH = """
+    UPDATE library.jobs AS j SET
+        status = CASE WHEN j.follow_up IS NULL THEN 'succeeded' ELSE 'queued' END,
+        finished_at = CASE WHEN j.follow_up IS NULL THEN clock_timestamp() END,
+        attempts = CASE WHEN j.follow_up IS NULL THEN j.attempts ELSE 0 END,
+        payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
+        lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp()
+    FROM locked
+    WHERE j.id = locked.id AND j.lease_owner = {worker} AND j.status = 'running'
+    RETURNING j.status"""
+
+_SUCCEED = "WITH locked AS ({lock}\n){finish}".format(
+    lock=_LOCK_MINE.format(ids="$1", worker="$2"), finish=_FINISH.format(worker="$2")
 )
-UPDATE library.jobs AS j SET
-    status = CASE WHEN j.follow_up IS NULL THEN 'succeeded' ELSE 'queued' END,
-    finished_at = CASE WHEN j.follow_up IS NULL THEN clock_timestamp() END,
-    attempts = CASE WHEN j.follow_up IS NULL THEN j.attempts ELSE 0 END,
-    payload = coalesce(j.follow_up, j.payload), follow_up = NULL,
-    lease_owner = NULL, lease_expires_at = NULL, run_after = clock_timestamp()
-FROM locked
-WHERE j.id = locked.id AND j.lease_owner = $2 AND j.status = 'running'
-RETURNING j.status
-"""
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # a kind is found by its write: by identity
+class BatchWrite:
+    """A job kind's write as SQL, run in the very statement that marks its jobs done.
+
+    One statement and no transaction block for a whole batch (one round trip,
+    not four as a Python handler's BEGIN, write, finish and COMMIT), and the
+    payloads are read by PostgreSQL, not decoded in Python (bench/library/README.md).
+
+    `record` types the payload's fields as `jsonb_to_record` reads them
+    ("user_id uuid, episode integer"); a payload that is not a JSON object, or
+    a field of the wrong type, fails the statement. `steps` are CTEs
+    (`name AS (...)`, comma-separated) that write from `batch`, one row per
+    job with those columns; `$1`, `$2`... in them are `arguments`. No `steps`:
+    the jobs succeed and write nothing. Table constraints are the last check
+    of what is written: a row they refuse fails its job.
+    """
+
+    record: str = ""
+    steps: str = ""
+    arguments: tuple[object, ...] = ()
+
+
+_BATCH = """batch AS (
+    SELECT p.* FROM {source} CROSS JOIN LATERAL jsonb_to_record({source}.payload) AS p({record})
+)"""
+
+
+@functools.cache
+def _write_and_succeed(record: str, steps: str, arguments: int) -> str:
+    ids, worker = f"${arguments + 1}", f"${arguments + 2}"
+    return (
+        f"WITH locked AS ({_LOCK_MINE.format(ids=ids, worker=worker)}\n), "
+        f"{_BATCH.format(source='locked', record=record)}, {steps},\n"
+        f"finished AS ({_FINISH.format(worker=worker)}\n)\n"
+        "SELECT count(*) FILTER (WHERE status = 'queued') FROM finished"
+    )
+
+
+@functools.cache
+def _write_given(record: str, steps: str, arguments: int) -> str:
+    return (
+        f"WITH sent AS (SELECT unnest(${arguments + 1}::jsonb[]) AS payload), "
+        f"{_BATCH.format(source='sent', record=record)}, {steps}\nSELECT 1"
+    )
+
+
+async def write_payloads(
+    *, connection: asyncpg.Connection, write: BatchWrite, payloads: Sequence[object]
+) -> None:
+    """Do a `write` for payloads given here, as no job (tests, benches, a backfill)."""
+    if write.steps:
+        await connection.execute(
+            _write_given(write.record, write.steps, len(write.arguments)),
+            *write.arguments,
+            [orjson.dumps(payload).decode() for payload in payloads],
+        )
+
 
 # Failed with its error text; a follow-up payload still gets its run.
 _FAIL = """
@@ -434,6 +498,21 @@ async def mark_succeeded(
     """Mark jobs done; how many went back to the queue for their follow-up."""
     rows = await connection.fetch(_SUCCEED, list(ids), worker)
     return sum(row["status"] == "queued" for row in rows)
+
+
+async def write_and_succeed(
+    *, connection: asyncpg.Connection, worker: str, ids: Sequence[uuid.UUID], write: BatchWrite
+) -> int:
+    """Do the jobs' `write` and mark them done, in one statement; as `mark_succeeded`."""
+    if not write.steps:
+        return await mark_succeeded(connection=connection, worker=worker, ids=ids)
+    again = await connection.fetchval(
+        _write_and_succeed(write.record, write.steps, len(write.arguments)),
+        *write.arguments,
+        list(ids),
+        worker,
+    )
+    return int(again)
 
 
 async def mark_failed(

@@ -29,8 +29,9 @@ replica sees it. What it guarantees:
   held a lane's job); after `claim_delay` when jobs are due that nobody will
   be notified of (a follow-up, a failure) or notifications came while it ran
   (it was one of them, or every worker was busy); otherwise it waits for a
-  notification. Jobs of one kind in a batch are written by one handler call
-  in one transaction, which also marks them done: the work and its
+  notification. Jobs of one kind in a batch are written together and marked
+  done atomically: by one SQL statement (a `BatchWrite`), or by one Python
+  handler call in a transaction that also marks them. The work and its
   `succeeded` commit together.
   A batch that fails for a reason other than a transient one is run again job
   by job, so only the bad job fails, with its error text.
@@ -77,7 +78,7 @@ from anime_common import (
     iter_causes,
 )
 from anime_library.jobs import repository
-from anime_library.jobs.repository import ClaimedJob, JobRow, NewJob, QueueCounts
+from anime_library.jobs.repository import BatchWrite, ClaimedJob, JobRow, NewJob, QueueCounts
 
 logger = logging.getLogger("anime_library.jobs")
 
@@ -90,7 +91,7 @@ _PRUNE_BATCH = 10_000
 RETRY_AFTER_SECONDS = 1
 
 
-class Handler(Protocol):
+class PythonHandler(Protocol):
     """Does the work of one or more jobs on the connection it is given.
 
     The connection is inside the runner's transaction (asyncpg, no ORM: half
@@ -102,6 +103,12 @@ class Handler(Protocol):
     ) -> None: ...
 
 
+# What a job does: a write that SQL alone can say is a `BatchWrite` (every kind
+# of the library's: the cheapest form, repository.BatchWrite); work that needs
+# Python between its statements is a `PythonHandler`.
+Handler = BatchWrite | PythonHandler
+
+
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -111,7 +118,7 @@ class JobStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Work:
-    """What a job does: `handler(connection=..., payloads=[payload, ...])`."""
+    """What a job does (`handler`, for a batch of payloads) and this job's payload."""
 
     handler: Handler
     payload: Any
@@ -654,13 +661,7 @@ class JobRunner:
         attempt = 0
         while True:
             try:
-                async with self._transaction() as connection:
-                    await kind.handler(
-                        connection=connection, payloads=[kind.load(job.payload) for job in jobs]
-                    )
-                    again = await repository.mark_succeeded(
-                        connection=connection, worker=worker, ids=[job.id for job in jobs]
-                    )
+                again = await self._execute(worker, kind, jobs)
             except Exception as exc:  # noqa: BLE001 - classified just below
                 # An outage is waited out while the process runs; other transient
                 # errors (serialization, deadlock) have a bounded number of retries.
@@ -681,6 +682,21 @@ class JobRunner:
             # A follow-up queued again (`again`) is claimed by this worker's next turn.
             self.committed += len(jobs) - again
             return again
+
+    async def _execute(self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]) -> int:
+        """Do the jobs' work and mark them done, atomically; how many have a follow-up."""
+        ids = [job.id for job in jobs]
+        if isinstance(kind.handler, BatchWrite):
+            # One statement: atomic without a transaction block.
+            async with self._pool.acquire() as connection:
+                return await repository.write_and_succeed(
+                    connection=connection, worker=worker, ids=ids, write=kind.handler
+                )
+        async with self._transaction() as connection:
+            await kind.handler(
+                connection=connection, payloads=[kind.load(job.payload) for job in jobs]
+            )
+            return await repository.mark_succeeded(connection=connection, worker=worker, ids=ids)
 
     async def _settle_failure(
         self, worker: str, jobs: Sequence[ClaimedJob], error: BaseException

@@ -10,13 +10,14 @@ most eight small rows, however many views there are.
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from anime_common import as_uuid, fetch_page
+from anime_library.jobs.repository import BatchWrite
 
 # Episode 0 in a mark stands for "no episode given" (primary keys have no NULL).
 NO_EPISODE = 0
@@ -38,19 +39,17 @@ class ViewCounts:
 
 # Aggregates are written in anime order, so two batches touching the same
 # anime lock their rows in the same order (no deadlock between workers).
-_RECORD_VIEWS = """
-WITH given AS (
-    SELECT DISTINCT ON (user_id, anime_id, episode) *
-    FROM unnest(
-        $1::uuid[], $2::uuid[], $3::int[], $4::timestamptz[]
-    ) AS v(user_id, anime_id, episode, viewed_at)
+_RECORD_VIEWS = """given AS (
+    SELECT DISTINCT ON (user_id, anime_id, episode) * FROM (
+        SELECT user_id, anime_id, coalesce(episode, 0) AS episode, viewed_at  -- 0: NO_EPISODE
+        FROM batch) AS v
     ORDER BY user_id, anime_id, episode, viewed_at DESC
 ), counted AS (
     INSERT INTO library.view_marks AS mark (user_id, anime_id, episode, counted_at)
     SELECT user_id, anime_id, episode, viewed_at FROM given
     ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET counted_at = excluded.counted_at
     WHERE mark.counted_at
-        <= excluded.counted_at - make_interval(secs => $5::double precision)
+        <= excluded.counted_at - make_interval(secs => $1::double precision)
     RETURNING anime_id, counted_at
 ), days AS (
     INSERT INTO library.anime_view_days AS d (anime_id, day, views)
@@ -61,27 +60,24 @@ WITH given AS (
     INSERT INTO library.anime_view_totals AS t (anime_id, views)
     SELECT anime_id, count(*) FROM counted GROUP BY 1 ORDER BY 1
     ON CONFLICT (anime_id) DO UPDATE SET views = t.views + excluded.views
-)
-INSERT INTO library.recent_views AS r (user_id, anime_id, episode, viewed_at)
-SELECT DISTINCT ON (user_id, anime_id)
-    user_id, anime_id, NULLIF(episode, 0), viewed_at
-FROM given ORDER BY user_id, anime_id, viewed_at DESC
-ON CONFLICT (user_id, anime_id) DO UPDATE
-    SET episode = excluded.episode, viewed_at = excluded.viewed_at
-    WHERE r.viewed_at <= excluded.viewed_at
-"""
+), recent AS (
+    INSERT INTO library.recent_views AS r (user_id, anime_id, episode, viewed_at)
+    SELECT DISTINCT ON (user_id, anime_id)
+        user_id, anime_id, NULLIF(episode, 0), viewed_at
+    FROM given ORDER BY user_id, anime_id, viewed_at DESC
+    ON CONFLICT (user_id, anime_id) DO UPDATE
+        SET episode = excluded.episode, viewed_at = excluded.viewed_at
+        WHERE r.viewed_at <= excluded.viewed_at
+)"""
 
 
-async def record_views(
-    *, connection: asyncpg.Connection, rows: Sequence[ViewRow], window_seconds: float
-) -> None:
-    await connection.execute(
-        _RECORD_VIEWS,
-        [row.user_id for row in rows],
-        [row.anime_id for row in rows],
-        [row.episode or NO_EPISODE for row in rows],
-        [row.viewed_at for row in rows],
-        float(window_seconds),
+@functools.cache
+def record_views(window_seconds: float) -> BatchWrite:
+    """The write of view jobs for one dedupe window (one object per window: jobs batch by it)."""
+    return BatchWrite(
+        record="user_id uuid, anime_id uuid, episode integer, viewed_at timestamptz",
+        steps=_RECORD_VIEWS,
+        arguments=(float(window_seconds),),
     )
 
 

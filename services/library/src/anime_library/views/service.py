@@ -11,15 +11,10 @@ repeat replaces its payload (the newest time wins) instead of adding a job.
 from __future__ import annotations
 
 import datetime
-import functools
 import uuid
-from collections.abc import Sequence
-from typing import Any
-
-import asyncpg
 
 from anime_library.anime import AnimeSummary, anime_with_episode, utc_now, with_anime
-from anime_library.jobs.runner import Handler, Work
+from anime_library.jobs.runner import Work
 from anime_library.jobs.schemas import JobOut
 from anime_library.state import LibraryState
 from anime_library.views import repository
@@ -30,18 +25,6 @@ from anime_library.views.schemas import ViewAccepted, ViewIn, ViewOut, ViewStats
 STATS_DAYS = 7
 
 
-@functools.cache
-def view_writer(window_seconds: float) -> Handler:
-    """The job handler for one dedupe window; one object per window, so jobs batch together."""
-
-    async def write_views(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-        await repository.record_views(
-            connection=connection, rows=payloads, window_seconds=window_seconds
-        )
-
-    return write_views
-
-
 async def record_view(
     *, state: LibraryState, user_id: uuid.UUID, data: ViewIn, window_seconds: float
 ) -> ViewAccepted:
@@ -49,7 +32,7 @@ async def record_view(
     row = ViewRow(user_id=user_id, anime_id=anime.id, episode=data.episode, viewed_at=utc_now())
     key = f"view:{user_id}:{anime.id}:{data.episode or NO_EPISODE}"
     job = await state.runner.submit(
-        key, Work(view_writer(window_seconds), row), owner=user_id, replace=True
+        key, Work(repository.record_views(window_seconds), row), owner=user_id, replace=True
     )
     return ViewAccepted(
         anime_id=row.anime_id, episode=row.episode, viewed_at=row.viewed_at, job=JobOut.of(job)

@@ -1,19 +1,19 @@
 """All SQL of watch progress.
 
-A batch of progress rows is one upsert (`INSERT ... SELECT FROM unnest(...)`),
-as the job runner hands it over; reads run on the plain asyncpg read pool.
+A batch of progress rows is one upsert, run by the job runner in the statement
+that finishes the batch's jobs; reads run on the plain asyncpg read pool.
 """
 
 from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from anime_common import as_uuid, fetch_page
+from anime_library.jobs.repository import BatchWrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,38 +39,29 @@ def _progress(row: asyncpg.Record) -> ProgressRow:
     )
 
 
-# --- writes (inside a job's transaction) --------------------------------------------
+# --- writes (in the statement that finishes their jobs) -----------------------------------
 
 # The newest sighting wins even if an older one is written later (another
-# replica, a retry): a row only moves forward in time.
-_UPSERT_PROGRESS = """
-INSERT INTO library.watch_progress AS w
-    (user_id, anime_id, episode, position_seconds, progress_percent, completed,
-     last_watched_at)
-SELECT * FROM unnest(
-    $1::uuid[], $2::uuid[], $3::integer[], $4::double precision[], $5::double precision[],
-    $6::boolean[], $7::timestamptz[])
-ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET
-    position_seconds = excluded.position_seconds,
-    progress_percent = excluded.progress_percent,
-    completed = excluded.completed,
-    last_watched_at = excluded.last_watched_at
-WHERE w.last_watched_at <= excluded.last_watched_at
-"""
-
-
-async def upsert_progress(*, connection: asyncpg.Connection, rows: Sequence[ProgressRow]) -> None:
-    """One row per (user, anime, episode); rows of one statement must not share that key."""
-    await connection.execute(
-        _UPSERT_PROGRESS,
-        [row.user_id for row in rows],
-        [row.anime_id for row in rows],
-        [row.episode for row in rows],
-        [row.position_seconds for row in rows],
-        [row.progress_percent for row in rows],
-        [row.completed for row in rows],
-        [row.last_watched_at for row in rows],
-    )
+# replica, a retry): a row only moves forward in time. The table's checks are
+# the route's validation, made again where the row is written.
+WRITE_PROGRESS = BatchWrite(
+    record="user_id uuid, anime_id uuid, episode integer, position_seconds double precision,"
+    " progress_percent double precision, completed boolean, last_watched_at timestamptz",
+    steps="""written AS (
+    INSERT INTO library.watch_progress AS w
+        (user_id, anime_id, episode, position_seconds, progress_percent, completed,
+         last_watched_at)
+    SELECT user_id, anime_id, episode, position_seconds, progress_percent, completed,
+           last_watched_at
+    FROM batch
+    ON CONFLICT (user_id, anime_id, episode) DO UPDATE SET
+        position_seconds = excluded.position_seconds,
+        progress_percent = excluded.progress_percent,
+        completed = excluded.completed,
+        last_watched_at = excluded.last_watched_at
+    WHERE w.last_watched_at <= excluded.last_watched_at
+)""",
+)
 
 
 # --- reads ----------------------------------------------------------------------------

@@ -1,19 +1,15 @@
 """The rules of watch progress: what is checked before a sighting is queued, what its job writes.
 
 As for favorites, requests validate (the anime and episode through the catalog),
-submit a job and answer 202; the handler is an idempotent upsert in which the
-newest sighting wins.
+submit a job and answer 202; its write (`repository.WRITE_PROGRESS`) is an
+idempotent upsert in which the newest sighting wins.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
 
-import asyncpg
-
-from anime_common import FieldError, ValidationError
+from anime_common import ValidationError
 from anime_library.anime import (
     AnimeSummary,
     anime_id_for_reading,
@@ -30,30 +26,6 @@ from anime_library.watch.schemas import ContinueOut, ProgressAccepted, ProgressI
 
 # An episode counts as watched from here on (API.md).
 COMPLETED_PERCENT = 90.0
-
-
-# --- the job handler: the only writer -------------------------------------------------
-
-
-async def write_progress(*, connection: asyncpg.Connection, payloads: Sequence[Any]) -> None:
-    for row in payloads:
-        check_progress(row)
-    await repository.upsert_progress(connection=connection, rows=payloads)
-
-
-def check_progress(row: ProgressRow) -> None:
-    """What the route validated, checked again where the row is written."""
-    problems: list[FieldError] = []
-    if row.episode < 1:
-        problems.append({"field": "episode", "message": "must be at least 1"})
-    if row.position_seconds is not None and row.position_seconds < 0:
-        problems.append({"field": "position_seconds", "message": "must not be negative"})
-    if row.progress_percent is not None and not 0 <= row.progress_percent <= 100:
-        problems.append({"field": "progress_percent", "message": "must be between 0 and 100"})
-    if row.position_seconds is None and row.progress_percent is None:
-        problems.append({"field": "position_seconds", "message": "no progress given"})
-    if problems:
-        raise ValidationError("Invalid watch progress", fields=problems)
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -109,7 +81,9 @@ async def record_progress(
         last_watched_at=utc_now(),
     )
     key = f"watch-progress:{user_id}:{anime.id}:{data.episode}"
-    job = await state.runner.submit(key, Work(write_progress, row), owner=user_id, replace=True)
+    job = await state.runner.submit(
+        key, Work(repository.WRITE_PROGRESS, row), owner=user_id, replace=True
+    )
     return ProgressAccepted(
         anime_id=row.anime_id,
         episode=row.episode,
