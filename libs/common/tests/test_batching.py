@@ -1,4 +1,4 @@
-"""Batcher: the gets of one event-loop turn make one load; its answers and errors reach each."""
+"""Batcher: the gets that come together make one load; its answers and errors reach each."""
 
 from __future__ import annotations
 
@@ -39,6 +39,47 @@ async def test_gets_of_one_turn_are_one_load_of_distinct_keys() -> None:
     assert load.calls == [[3, -1, 4]]
     assert await batcher.get(5) == 25  # a later turn, a load of its own
     assert load.calls[1:] == [[5]]
+
+
+async def test_gets_that_come_while_a_load_runs_are_the_next_load() -> None:
+    load = Squares()
+    load.gate.clear()
+    batcher: Batcher[int, int] = Batcher(load)
+    first = asyncio.ensure_future(batcher.get(1))
+    await load.started.wait()
+    # Three turns while the first load runs: no load of their own yet.
+    later = [asyncio.ensure_future(batcher.get(key)) for key in (2, 3)]
+    await asyncio.sleep(0)
+    later.append(asyncio.ensure_future(batcher.get(2)))
+    await asyncio.sleep(0)
+    assert load.calls == [[1]]
+    load.gate.set()
+    assert await first == 1
+    assert await asyncio.gather(*later) == [4, 9, 4]
+    assert load.calls == [[1], [2, 3]]
+
+
+async def test_the_next_load_follows_a_failed_one() -> None:
+    gate = asyncio.Event()
+    calls: list[list[int]] = []
+
+    async def fails_first(keys: list[int]) -> Mapping[int, int]:
+        calls.append(keys)
+        await gate.wait()
+        if len(calls) == 1:
+            raise RuntimeError("database unavailable")
+        return {key: key * key for key in keys}
+
+    batcher: Batcher[int, int] = Batcher(fails_first)
+    first = asyncio.ensure_future(batcher.get(1))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(batcher.get(2))
+    await asyncio.sleep(0)
+    gate.set()
+    with pytest.raises(RuntimeError, match="unavailable"):
+        await first
+    assert await second == 4
+    assert calls == [[1], [2]]
 
 
 async def test_a_full_batch_goes_at_once() -> None:
