@@ -43,10 +43,10 @@ def _removal_key(user_id: uuid.UUID, anime_id: uuid.UUID | str) -> str:
 
 
 def kept_favorites(reader: ReadPool) -> KeptFavorites:
-    """The stored favorite of a (user, anime) and its newest add job, batched per loop turn.
+    """The stored favorite of a (user, anime) and its newest add job, batched (`Batcher`).
 
     Every add reads it first; under load one statement answers the adds that
-    arrived together (bench/library). Every pair asked gets an answer, whose
+    came while the last one ran (bench/library). Every pair asked gets an answer, whose
     `stored` is None when the favorite is not stored or its removal is open.
     """
 
