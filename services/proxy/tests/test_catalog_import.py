@@ -408,6 +408,29 @@ async def test_import_needs_a_token_and_one_source(
         assert response.status_code == 422, body
 
 
+@pytest.mark.parametrize(
+    ("field", "media"),
+    [
+        ("animes.0.entries.0.media.id", {"id": 2**31}),
+        ("animes.0.entries.0.media.id", {"id": 163893200863056.0}),  # what the fuzzer sent
+        ("animes.0.entries.0.media.idMal", {"id": 1, "idMal": 2**31}),
+        ("animes.0.entries.0.media.episodes", {"id": 1, "episodes": 2**31}),
+    ],
+)
+async def test_ids_and_counts_past_anilists_32_bits_are_refused_before_the_catalog(
+    client: httpx.AsyncClient,
+    catalog: FakeCatalog,
+    auth: dict[str, str],
+    field: str,
+    media: dict[str, Any],
+) -> None:
+    body = {"animes": [{"entries": [{"media": media}]}]}
+    response = await client.post("/api/import/anilist", json=body, headers=auth)
+    error = assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert [item["field"] for item in error["details"]] == [field]
+    assert catalog.lookups == 0
+
+
 async def test_import_of_an_unknown_user_is_404(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:

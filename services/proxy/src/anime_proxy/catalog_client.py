@@ -24,7 +24,7 @@ from anime_common import (
     ServiceUnavailableError,
     TokenVerifier,
 )
-from anime_proxy.schemas import EPISODE_ID
+from anime_proxy.schemas import EPISODE_ID, MAX_INT32
 
 # The catalog's cap on ids in one internal batch request.
 _BATCH = 500
@@ -120,5 +120,7 @@ def catalog_episodes(listing: dict[str, Any]) -> list[dict[str, Any]]:
             "hianime_episode_id": text_or_none(item.get("episodeId")),
         }
         for item in listing.get("episodes") or []
-        if isinstance(item, dict) and isinstance(item.get("number"), int) and item["number"] >= 0
+        if isinstance(item, dict)
+        and isinstance(item.get("number"), int)
+        and 0 <= item["number"] <= MAX_INT32  # the catalog's column
     ]

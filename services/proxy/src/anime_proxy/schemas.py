@@ -141,6 +141,10 @@ class SourcesQuery(_Query):
 
 # --- the AniList import -------------------------------------------------------------
 
+# AniList's ids and counts are GraphQL `Int`s, 32-bit signed, as are the catalog's
+# columns they go to: a larger one is refused here, not by the catalog (a 502).
+MAX_INT32 = 2**31 - 1
+
 
 class AniListTitle(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -167,13 +171,13 @@ class AniListDate(BaseModel):
 class AniListMedia(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: int = Field(ge=1)
-    idMal: int | None = Field(default=None, ge=1)
+    id: int = Field(ge=1, le=MAX_INT32)
+    idMal: int | None = Field(default=None, ge=1, le=MAX_INT32)
     title: AniListTitle = Field(default_factory=AniListTitle)
     coverImage: AniListCover | None = None
     description: str | None = None
     genres: list[str] | None = None
-    episodes: int | None = Field(default=None, ge=0)
+    episodes: int | None = Field(default=None, ge=0, le=MAX_INT32)
     seasonYear: int | None = None
     startDate: AniListDate | None = None
     synonyms: list[str] | None = None
