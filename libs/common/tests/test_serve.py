@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -163,3 +164,21 @@ async def test_pipelined_requests_are_answered_in_order(served: str) -> None:
     assert received.count(b"HTTP/1.1 200 OK") == 3
     writer.close()
     await writer.wait_closed()
+
+
+async def test_a_request_the_parser_refuses_gets_the_error_envelope(served: str) -> None:
+    host, port = served.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /small HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+    await writer.drain()
+    async with asyncio.timeout(5):
+        received = await reader.read()  # the server closes the connection after it
+    writer.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"content-type: application/json" in head.split(b"\r\n")
+    assert orjson.loads(body) == {
+        "code": "VALIDATION_ERROR",  # every 400's code (anime_common.error_body)
+        "message": "Invalid HTTP request",
+        "details": None,
+    }

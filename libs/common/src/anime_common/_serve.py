@@ -9,10 +9,12 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from anime_common._errors import error_body
 from anime_common._logging import configure_logging
 from anime_common._settings import CommonSettings, SettingsError, load_settings
 
@@ -101,6 +103,25 @@ class CoalescingHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(cast(asyncio.Transport, _CoalescingTransport(transport)))
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser refuses gets the error envelope too, not uvicorn's plain text.
+
+        Behind Traefik the edge refuses most such requests itself (with JSON), but
+        each service is also reachable on its own port.
+        """
+        body = orjson.dumps(error_body(400, "Invalid HTTP request"))
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        head += [
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        ]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join([*head, body]))
+        self.transport.close()
 
 
 def run_service(
