@@ -653,7 +653,7 @@ class JobRunner:
     async def _attempt(
         self, worker: str, kind: JobKind, jobs: Sequence[ClaimedJob]
     ) -> BaseException | int:
-        """Run jobs and mark them done in one transaction, retrying transient failures.
+        """Run jobs and mark them done atomically (`_execute`), retrying transient failures.
 
         The error that stopped them, or how many went back to the queue for
         their follow-up.
