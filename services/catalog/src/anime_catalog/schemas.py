@@ -190,9 +190,9 @@ class ExternalIdsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    anilist_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+    anilist_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(
         default_factory=list, max_length=MAX_BATCH_IDS
     )
-    mal_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+    mal_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(
         default_factory=list, max_length=MAX_BATCH_IDS
     )
